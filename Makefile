@@ -1,0 +1,54 @@
+# asyncconv: every target creates .venv and installs what it needs on first use.
+# torch is pinned to the local CPU wheel through constraints.txt (an unpinned torch pulls CUDA).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    ?= results/demo
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: demo test test-slow test-all bench lint format install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,torch]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: draw realistic and control schedules, print their statistics, plot them.
+demo: $(STAMP)
+	$(BIN)/asyncconv schedule draw --model sims/schedules/passm_exponential.toml -n 1000000 --seed 1 -o $(OUT)/passm_exponential.npz
+	$(BIN)/asyncconv schedule plot $(OUT)/passm_exponential.npz -o $(OUT)/passm_exponential.png
+	$(BIN)/asyncconv schedule draw --model sims/schedules/hogwild_torn.toml -n 1000000 --seed 1 -o $(OUT)/hogwild_torn.npz
+	$(BIN)/asyncconv schedule plot $(OUT)/hogwild_torn.npz -o $(OUT)/hogwild_torn.png
+	$(BIN)/asyncconv schedule draw --model sims/schedules/pareto_delays.toml -n 1000000 --seed 1 -o $(OUT)/pareto_delays.npz
+	$(BIN)/asyncconv schedule plot $(OUT)/pareto_delays.npz -o $(OUT)/pareto_delays.png
+	$(BIN)/asyncconv schedule draw --model sims/schedules/round_robin.toml -n 100000 --seed 1 -o $(OUT)/round_robin.npz
+	@echo "schedules, statistics and figures are in $(OUT)/"
+
+## The default test run (everything but slow tests and benchmarks).
+test: $(STAMP)
+	$(PYTEST) -m "not slow and not bench" -q
+
+test-slow: $(STAMP)
+	$(PYTEST) -m "slow" -q
+
+test-all: $(STAMP)
+	$(PYTEST) -m "not bench" -q
+
+## Benchmarks: speed of the kernels, reported as rates and ratios (not part of any test run).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_schedule.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check asyncconv tests benchmarks
+	$(BIN)/ruff format --check asyncconv tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format asyncconv tests benchmarks
+	$(BIN)/ruff check --fix asyncconv tests benchmarks
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Plotting primitives used by the CLI and by paper_figures."""

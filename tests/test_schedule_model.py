@@ -203,3 +203,24 @@ def test_seed_must_be_explicit_and_valid():
     a = draw_schedule(m, 100, np.random.SeedSequence(5).spawn(2)[1])
     b = draw_schedule(m, 100, np.random.SeedSequence(5).spawn(2)[1])
     assert a.same_events(b) and a.seed == b.seed and a.seed["spawn_key"] == [1]
+
+
+def test_trace_model_replays_a_recorded_file_relative_to_the_model(tmp_path):
+    recorded = draw_schedule(ScheduleModel.timing_preset(n_workers=3), 500, seed=1)
+    recorded.save(tmp_path / "run.npz")
+    (tmp_path / "m.toml").write_text('n_workers = 3\n[blocks]\nn_blocks = 3\n[trace]\npath = "run.npz"\n')
+    model = ScheduleModel.from_toml(tmp_path / "m.toml")
+    assert draw_schedule(model, 200, seed=0).same_events(recorded.truncate(200))
+    with pytest.raises(ConfigError) as err:
+        draw_schedule(model, 501, seed=0)
+    assert err.value.field == "n_events"
+    wrong = ScheduleModel.from_dict(
+        {
+            "n_workers": 2,
+            "blocks": {"n_blocks": 3, "ownership": "shared"},
+            "trace": {"path": str(tmp_path / "run.npz")},
+        }
+    )
+    with pytest.raises(ConfigError) as err:
+        draw_schedule(wrong, 10, seed=0)
+    assert err.value.field == "trace.path"

@@ -321,6 +321,13 @@ class ScheduleModel:
         except tomllib.TOMLDecodeError as e:
             raise ConfigError("model", f"{p} is not valid TOML: {e}") from None
         data.pop("description", None)
+        trace = data.get("trace")
+        if (
+            isinstance(trace, dict)
+            and isinstance(trace.get("path"), str)
+            and not Path(trace["path"]).is_absolute()
+        ):
+            trace["path"] = str(p.parent / trace["path"])  # relative to the model file, not the cwd
         return cls.from_dict(data)
 
     @classmethod

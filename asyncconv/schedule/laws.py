@@ -147,7 +147,7 @@ class TimeLaw:
         if self.law == "uniform":
             return m * (1 - s) + 2 * m * s * u
         if self.law == "pareto":
-            return m * (s - 1) / s * u ** (-1.0 / s)
+            return m * (s - 1) / s * (1.0 - u) ** (-1.0 / s)
         vals = np.asarray(self.values)
         return vals[np.minimum((u * len(vals)).astype(int), len(vals) - 1)]
 
@@ -262,9 +262,10 @@ class DelayLaw:
                 return self.mean
             if self.tail <= 1.0:
                 return math.inf
-        upto = self.max if self.max is not None else int(self.scale * 1e6)
-        p = self.pmf(upto)
-        return float(np.dot(np.arange(upto + 1), p))
+            # E d = Σ_{i>=1} P(d >= i) = Σ_{i>=1} (1 + i/s)^-a = s^a ζ(a, s + 1)
+            return float(self.scale**self.tail * special.zeta(self.tail, self.scale + 1.0))
+        p = self.pmf(self.max)
+        return float(np.dot(np.arange(self.max + 1), p))
 
     def table(self) -> np.ndarray:
         """CDF table used for inverse-CDF sampling of bounded or Poisson laws."""

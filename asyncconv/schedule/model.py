@@ -99,6 +99,8 @@ class TimingModel:
         pause = TimeLaw.from_dict(data.get("pause", 0.0), f"{path}.pause")
         if pause_prob > 0 and pause.is_zero:
             raise ConfigError(f"{path}.pause", "pause_prob > 0 needs a pause law with positive mean")
+        if pause_prob == 0:
+            pause = _ZERO  # inert without pauses; normalised so that to_dict round-trips
         return cls(compute, speeds, read, write, pause_prob, pause)
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,6 +189,8 @@ class AbstractModel:
             check_keys(s, ("block", "exponent"), f"{path}.starve", ("block", "exponent"))
             starve_block = check_int(s["block"], f"{path}.starve.block", ge=0, le=B - 1)
             starve_exponent = check_number(s["exponent"], f"{path}.starve.exponent", ge=0.0)
+            if starve_exponent == 0.0:
+                starve_block = 0  # inert; normalised so that to_dict round-trips
         return cls(delay, block_probs, block_transition, writer_probs, starve_block, starve_exponent)
 
     def to_dict(self) -> dict[str, Any]:

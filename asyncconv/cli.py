@@ -32,6 +32,8 @@ schedule_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(schedule_app, name="schedule")
+problems_app = typer.Typer(help="The test-problem battery.", no_args_is_help=True)
+app.add_typer(problems_app, name="problems")
 
 
 class Law(StrEnum):
@@ -64,9 +66,12 @@ class WriteScope(StrEnum):
 
 
 def _console():
+    import shutil
+
     from rich.console import Console
 
-    return Console(stderr=False, highlight=False)
+    # tables need ~120 columns; narrower terminals wrap lines rather than truncate numbers
+    return Console(stderr=False, highlight=False, width=max(shutil.get_terminal_size((120, 24)).columns, 120))
 
 
 def _echo_json(obj: Any) -> None:
@@ -201,6 +206,228 @@ def schedule_import(
     typer.echo(
         f"imported {sched.n_events} writes ({sched.n_workers} workers, {sched.n_blocks} blocks); saved {output}"
     )
+
+
+@problems_app.command("list")
+def problems_list(
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """The battery: structure (coupling, regularity, convexity) and what is known (f*, critical sets)."""
+    from asyncconv.problems import list_problems
+
+    rows = list_problems()
+    if json_out:
+        _echo_json({"problems": rows})
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{len(rows)} problems")
+    cols = [c for c in ("name", "coupling", "regular", "convex", "default_n", "known") if c in rows[0]]
+    for c in cols:
+        t.add_column(c, no_wrap=c != "known")
+    for r in rows:
+        t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
+    _console().print(t)
+
+
+class Form(StrEnum):
+    heavy = "heavy"
+    ema = "ema"
+    nesterov = "nesterov"
+    averaging = "averaging"
+    none = "none"
+
+
+class Clock(StrEnum):
+    writer = "writer"
+    global_ = "global"
+    block = "block"
+    constant = "constant"
+
+
+class Noise(StrEnum):
+    gaussian = "gaussian"
+    student = "student"
+    none = "none"
+
+
+def _parse_step(step: str) -> dict[str, float]:
+    parts = [x.strip() for x in step.split(",")]
+    if not 2 <= len(parts) <= 3:
+        raise ConfigError("--step", f"expected 'g0,p' or 'g0,p,nu0' (got {step!r})")
+    try:
+        nums = [float(x) for x in parts]
+    except ValueError:
+        raise ConfigError("--step", f"expected numbers 'g0,p[,nu0]' (got {step!r})") from None
+    return dict(zip(("g0", "p", "nu0"), nums, strict=False))
+
+
+def _load_spec(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    from asyncconv.config import check_keys
+
+    if not path.is_file():
+        raise ConfigError("spec", f"file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("spec", f"{path} is not valid TOML: {e}") from None
+    data.pop("description", None)
+    check_keys(data, ("problem", "schedule", "iteration", "run"), "", ("problem", "schedule"))
+    return data
+
+
+@app.command()
+def simulate(
+    spec: Annotated[
+        Path | None, typer.Argument(help="Optional TOML spec with [problem], [schedule], [iteration], [run].")
+    ] = None,
+    problem: Annotated[str, typer.Option(help="Problem name (see 'asyncconv problems list').")] = "trap",
+    n: Annotated[int | None, typer.Option("--n", help="Dimension (default: the problem's).")] = None,
+    blocks: Annotated[
+        int | None, typer.Option("--blocks", "-B", help="Number of blocks (default P).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-P", help="Number of workers.")] = 2,
+    compute: Annotated[Law, typer.Option(help="Compute-time law.")] = Law.exponential,
+    shape: Annotated[float | None, typer.Option(help="Shape of the compute-time law.")] = None,
+    ownership: Annotated[
+        Ownership, typer.Option(help="partitioned (PASSM) or shared.")
+    ] = Ownership.partitioned,
+    reads: Annotated[Reads, typer.Option(help="consistent or inconsistent reads.")] = Reads.consistent,
+    read_time: Annotated[float, typer.Option(help="Read duration (torn reads need > 0).")] = 0.0,
+    form: Annotated[Form, typer.Option(help="Momentum form.")] = Form.heavy,
+    momentum: Annotated[float, typer.Option(help="Momentum coefficient m (a for averaging).")] = 0.5,
+    step: Annotated[str, typer.Option(help="Step sizes g0/(nu+nu0)^p as 'g0,p[,nu0]'.")] = "0.05,0.75,10",
+    clock: Annotated[Clock, typer.Option(help="Step-size counter nu.")] = Clock.writer,
+    noise: Annotated[Noise, typer.Option(help="Additive gradient noise.")] = Noise.gaussian,
+    noise_scale: Annotated[float, typer.Option(help="Noise standard deviation (scale for student).")] = 0.1,
+    batch: Annotated[int, typer.Option(help="Minibatch size for finite-sum problems.")] = 1,
+    events: Annotated[int, typer.Option("--events", "-n", help="Writes per replica K.")] = 100_000,
+    replicas: Annotated[int, typer.Option("--replicas", "-R", help="Monte Carlo replicas.")] = 4,
+    seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """A quick look: a few replicas of the asynchronous iteration, with final metrics per replica."""
+    from asyncconv.schedule import ScheduleModel
+    from asyncconv.sim import Iteration
+    from asyncconv.sim import simulate as run_sim
+
+    if spec is not None:
+        data = _load_spec(spec)
+        prob_d = dict(data["problem"])
+        name = prob_d.pop("name", None)
+        if name is None:
+            raise ConfigError("problem.name", "is required")
+        prob = _make_problem(name, prob_d.pop("n", None), int(prob_d.pop("seed", 0)), "problem.", **prob_d)
+        model = ScheduleModel.from_dict(data["schedule"])
+        it = Iteration.from_dict(data.get("iteration", {}))
+        run = data.get("run", {})
+        from asyncconv.config import check_keys
+
+        check_keys(run, ("events", "replicas", "seed"), "run")
+        events, replicas, seed = (
+            run.get("events", events),
+            run.get("replicas", replicas),
+            run.get("seed", seed),
+        )
+    else:
+        prob = _make_problem(problem, n, seed, "--")
+        model = ScheduleModel.timing_preset(
+            n_workers=workers, compute=compute.value, shape=shape,
+            n_blocks=blocks if blocks is not None else min(workers, prob.n) if ownership is Ownership.shared else workers,
+            ownership=ownership.value, reads=reads.value, read_time=read_time,
+        )  # fmt: skip
+        it = Iteration.from_dict(
+            {"momentum": form.value, "m": momentum, "clock": clock.value, "noise": noise.value,
+             "noise_scale": noise_scale, "batch": batch, **_parse_step(step)}
+        )  # fmt: skip
+    result = _with_progress(
+        lambda cb: run_sim(prob, model, it, n_events=events, n_replicas=replicas, seed=seed, progress=cb),
+        replicas,
+        quiet or json_out,
+    )
+    finals = result.final()
+    summary = _sim_summary(result, finals)
+    if json_out:
+        _echo_json({"problem": prob.name, "n": prob.n, "f_ref": prob.f_ref, "iteration": it.to_dict(),
+                    "schedule_model": model.to_dict(), "summary": summary, "replicas": finals})  # fmt: skip
+        return
+    from rich.table import Table
+
+    t = Table(
+        title=f"{prob.name} (n = {prob.n}), {events} writes x {replicas} replicas, {model.n_workers} workers"
+    )
+    for col in (
+        "replica",
+        "status",
+        "f - f_ref",
+        "dist to crit",
+        "|g| (one Clarke element)",
+        "|u|",
+        "ODE time",
+    ):
+        t.add_column(col, justify="right", no_wrap=True)
+    fmt = lambda v: "-" if v is None else f"{v:.3e}"  # noqa: E731
+    for rec in finals[:20]:
+        t.add_row(str(rec["replica"]), rec["status"], fmt(rec["f_gap_final"]), fmt(rec["dist_final"]),
+                  fmt(rec["gnorm_final"]), fmt(rec["unorm_final"]), fmt(rec["t_final"]))  # fmt: skip
+    con = _console()
+    con.print(t)
+    if len(finals) > 20:
+        con.print(f"... {len(finals) - 20} more replicas (use --json for all)")
+    con.print(
+        f"median f - f_ref {summary['f_gap_median']}, median distance {summary['dist_median']}, "
+        f"diverged {summary['diverged']}/{len(finals)}; {summary['wall_s']:.2f} s"
+    )
+
+
+def _make_problem(name: str, n: int | None, seed: int, prefix: str, **params: Any):
+    """``make_problem`` with errors naming the CLI flag (``--problem``) or spec field (``problem.name``)."""
+    from asyncconv.problems import make_problem
+
+    try:
+        return make_problem(name, n, seed=seed, **params)
+    except ConfigError as e:
+        field = {"name": "problem"}.get(e.field, e.field) if prefix == "--" else e.field
+        raise ConfigError(prefix + field, e.message) from None
+
+
+def _sim_summary(result, finals) -> dict[str, Any]:
+    import numpy as np
+
+    def med(key):
+        vals = [r[key] for r in finals if r[key] is not None]
+        return float(np.median(vals)) if vals else None
+
+    return {
+        "replicas": len(finals),
+        "diverged": int(sum(r["status"] == "diverged" for r in finals)),
+        "f_gap_median": med("f_gap_final"),
+        "dist_median": med("dist_final"),
+        "gnorm_median": med("gnorm_final"),
+        "wall_s": result.info.get("wall_s"),
+    }
+
+
+def _with_progress(fn, total: int, quiet: bool):
+    """Run ``fn(callback)`` with a rich progress bar over replicas (unless quiet)."""
+    if quiet:
+        return fn(None)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("replicas"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+        task = bar.add_task("replicas", total=total)
+        return fn(lambda done, tot: bar.update(task, completed=done))
 
 
 def _print_stats(st: dict[str, Any]) -> None:

@@ -166,3 +166,49 @@ def test_console_script_subprocess(tmp_path):
         check=False,
     )
     assert r.returncode == 0 and "--workers" in r.stdout
+
+
+def test_simulate_flags_and_spec(tmp_path, capsys):
+    code, out, err = run(
+        capsys, "simulate", "--problem", "chained_lq", "--n", 20, "--workers", 2, "--blocks", 4,
+        "--events", 5000, "--replicas", 3, "--seed", 2, "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert len(res["replicas"]) == 3
+    assert {"f_gap_final", "status", "dist_final"} <= set(res["replicas"][0])
+    assert all(r["status"] == "finished" for r in res["replicas"])
+    code2, out2, _ = run(capsys, "simulate", "--problem", "chained_lq", "--n", 20, "--workers", 2, "--blocks", 4,
+                         "--events", 5000, "--replicas", 3, "--seed", 2, "--json")  # fmt: skip
+    assert code2 == 0 and json.loads(out2)["replicas"] == res["replicas"]  # same seed, same numbers
+
+    spec = Path(__file__).resolve().parents[1] / "sims" / "simulate" / "trap_random_vs_periodic.toml"
+    text = (
+        spec.read_text().replace("events = 500000", "events = 20000").replace("replicas = 8", "replicas = 2")
+    )
+    small = tmp_path / "spec.toml"
+    small.write_text(text)
+    code, out, err = run(capsys, "simulate", small, "--json")
+    assert code == 0, err
+    assert json.loads(out)["problem"] == "trap"
+
+    code, out, _ = run(capsys, "problems", "list", "--json")
+    assert code == 0 and any(p["name"] == "trap" for p in json.loads(out)["problems"])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["simulate", "--problem", "nonexistent"], "problem"),
+        (["simulate", "--step", "0.1"], "--step"),
+        (["simulate", "--form", "adam"], "--form"),
+        (["simulate", "--momentum", "1.5"], "iteration.m"),
+        (["simulate", "--problem", "trap", "--blocks", "3", "--ownership", "shared"], "n_blocks"),
+        (["simulate", "missing_spec.toml"], "not found"),
+    ],
+)
+def test_simulate_bad_input(capsys, args, needle):
+    code, out, err = run(capsys, *args)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], err

@@ -1,0 +1,302 @@
+"""The jitted replay kernel: one schedule, one replica, every iteration variant.
+
+Private: call :func:`asyncconv.sim.simulate` / :func:`asyncconv.sim.replay`. The kernel is a bare
+loop over explicit arrays; the problem is dispatched by integer id to
+:mod:`asyncconv.problems._kernels` and inlined by Numba, so it compiles once per dtype.
+
+History memory is O(n + L·W): the current iterate x (n), and an undo log holding, for each of the
+last L writes (L = the largest delay + 1), the coordinate range it wrote and the values it
+overwrote (W = the widest write). The point x̂^k a write was computed from is rebuilt on the
+coordinates its subgradient reads: start from the current x and walk the log back from write k - 1
+to the oldest version read; a write w overwrote coordinate c *after* the read of block β(c) iff
+w >= v_β(k), in which case the value it overwrote is the one the read saw (the oldest such w wins).
+
+All randomness (gradient noise, minibatch indices, per-worker step factors) is the counter-based
+generator keyed by the replica key and the write index k, so a replica is reproduced bit for bit by
+any thread count or replica batching.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from asyncconv.problems._kernels import grad_range, value
+from asyncconv.rng import normal, stream_seed, uniform
+
+# metric columns of the trajectory array
+M_K, M_T, M_FGAP, M_DIST, M_GNORM, M_UNORM, M_VEL, M_STALE, M_F = range(9)
+N_METRICS = 9
+METRIC_NAMES = ("k", "t", "f_gap", "dist", "gnorm", "unorm", "velocity", "staleness", "f")
+
+STATUS_FINISHED, STATUS_DIVERGED = 0, 1
+_S_NOISE, _S_BATCH, _S_FACTOR = 0, 1, 2
+_DIVERGE = 1e12  # |x_c| beyond this is treated as divergence (before floats overflow)
+
+
+@nb.njit(cache=True)
+def _step(g0, p, nu0, clock, nu):
+    if clock == 3:  # constant
+        return g0
+    return g0 / (nu + nu0) ** p
+
+
+@nb.njit(cache=True)
+def _nu(clock, k, writer_count, block_count):
+    if clock == 1:
+        return float(k)
+    if clock == 2:
+        return float(block_count)
+    return float(writer_count)
+
+
+@nb.njit(cache=True)
+def _write_range(b, c, block_off, own_b0, own_b1):
+    """Coordinate range [lo, hi) written by a write of block b (-1: writer c's owned set)."""
+    if b >= 0:
+        return block_off[b], block_off[b + 1], b
+    return block_off[own_b0[c]], block_off[own_b1[c]], own_b0[c]
+
+
+@nb.njit(cache=True)
+def _full_gradient_norm(pid, prm, data, x, gfull, idx0):
+    grad_range(pid, prm, data, x, 0, x.shape[0], idx0, gfull)
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += gfull[i] * gfull[i]
+    return math.sqrt(s)
+
+
+@nb.njit(cache=True)
+def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, gfull, idx0):
+    n = x.shape[0]
+    f = value(pid, prm, data, x)
+    row[M_K] = k
+    row[M_T] = t
+    row[M_F] = f
+    row[M_FGAP] = f - f_ref if not math.isnan(f_ref) else f
+    best = np.inf
+    for c in range(crit.shape[0]):
+        s = 0.0
+        for i in range(n):
+            d = x[i] - crit[c, i]
+            s += d * d
+        best = min(best, s)
+    row[M_DIST] = math.sqrt(best) if crit.shape[0] > 0 else np.nan
+    row[M_GNORM] = _full_gradient_norm(pid, prm, data, x, gfull, idx0)
+    s = 0.0
+    for r in range(u.shape[0]):
+        for i in range(n):
+            s += u[r, i] * u[r, i]
+    row[M_UNORM] = math.sqrt(s)
+    s = 0.0
+    for i in range(n):
+        d = x[i] - xprev[i]
+        s += d * d
+        xprev[i] = x[i]
+    row[M_VEL] = math.sqrt(s) / (t - tprev) if t > tprev else 0.0
+    row[M_STALE] = stale
+
+
+@nb.njit(cache=True)
+def replay_one(
+    pid, prm, data, x0, f_ref, crit, halo, n_samples,
+    block_off, coord_block, own_b0, own_b1,
+    writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
+    momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
+    noise, noise_scale, noise_df, batch, key, n_ckpt,
+    out_metrics, out_x, out_counts,
+):  # fmt: skip
+    """Replay one schedule (K writes) through the iteration for one replica.
+
+    Writes ``out_metrics[n_ckpt + 1, N_METRICS]`` (row 0: the start; row j >= 1: the first write
+    whose ODE time t_k = Σ γ reaches τ_j, τ geometric from the first step to the horizon T; the last
+    row is the end), ``out_x[n]`` (final iterate) and ``out_counts[B]`` (updates per block).
+    Returns (status, number of writes applied).
+    """
+    n = x0.shape[0]
+    K = writer.shape[0]
+    P = own_b0.shape[0]
+    B = block_off.shape[0] - 1
+    x = x0.copy()
+    xhat = x0.copy()
+    xprev = x0.copy()
+    gfull = np.empty(n)
+    g = np.empty(max_width)
+    u = np.zeros((P if per_worker else 1, n))
+    log_lo = np.zeros(hist_len, dtype=np.int64)
+    log_hi = np.zeros(hist_len, dtype=np.int64)
+    log_val = np.empty((hist_len, max_width))
+    vblock = np.empty(B, dtype=np.int64)
+    idx = np.empty(batch if n_samples > 0 else 0, dtype=np.int64)
+    idx0 = np.empty(0, dtype=np.int64)
+    s_noise = stream_seed(key, _S_NOISE)
+    s_batch = stream_seed(key, _S_BATCH)
+    s_factor = stream_seed(key, _S_FACTOR)
+    factor = np.empty(P)
+    for c in range(P):
+        factor[c] = factor_low + (1.0 - factor_low) * uniform(s_factor, c) if factor_low < 1.0 else 1.0
+
+    # pass 1: the ODE clock, for geometric checkpoints up to the horizon
+    wcount = np.zeros(P, dtype=np.int64)
+    bcount = np.zeros(B, dtype=np.int64)
+    t = 0.0
+    t_first = 0.0
+    for k in range(K):
+        c = writer[k]
+        lo, hi, b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
+        t += factor[c] * _step(g0, p, nu0, clock, _nu(clock, k, wcount[c], bcount[b0]))
+        if k == 0:
+            t_first = t
+        wcount[c] += 1
+        bcount[b0] += 1
+    horizon = t
+    ratio = (horizon / t_first) ** (1.0 / max(n_ckpt - 1, 1)) if t_first > 0.0 else 1.0
+    for j in range(out_metrics.shape[0]):
+        for q in range(N_METRICS):
+            out_metrics[j, q] = np.nan
+    _record(out_metrics[0], 0, 0.0, pid, prm, data, x, f_ref, crit, u, xprev, 0.0, 0.0, gfull, idx0)
+
+    # pass 2: the iteration
+    wcount[:] = 0
+    bcount[:] = 0
+    out_counts[:] = 0
+    t = 0.0
+    t_prev = 0.0
+    next_ckpt = 1
+    tau = t_first
+    status = STATUS_FINISHED
+    done = K
+    a = 0
+    e = 0
+    for k in range(K):
+        c = writer[k]
+        lo, hi, b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
+        width = hi - lo
+        # coordinates the subgradient reads
+        if halo < 0:
+            a, e = 0, n
+        else:
+            a, e = max(lo - halo, 0), min(hi + halo, n)
+        # x̂ on [a, e): current values, then undo writes made after each block's read
+        for i in range(a, e):
+            xhat[i] = x[i]
+        v_lo = read_lo[k]
+        torn = cut_ptr[k + 1] > cut_ptr[k]
+        if torn:
+            for bb in range(coord_block[a], coord_block[e - 1] + 1):
+                v = v_lo
+                for q in range(cut_ptr[k], cut_ptr[k + 1]):
+                    if cut[q] <= bb:
+                        v += 1
+                vblock[bb] = v
+        for w in range(k - 1, v_lo - 1, -1):
+            slot = w % hist_len
+            wl = max(log_lo[slot], a)
+            wh = min(log_hi[slot], e)
+            for i in range(wl, wh):
+                if (not torn) or vblock[coord_block[i]] <= w:
+                    xhat[i] = log_val[slot, i - log_lo[slot]]
+        # stochastic subgradient on [lo, hi)
+        if n_samples > 0:
+            for j in range(batch):
+                q = int(uniform(s_batch, k * batch + j) * n_samples)
+                idx[j] = min(q, n_samples - 1)
+        grad_range(pid, prm, data, xhat, lo, hi, idx, g)
+        if noise == 1:
+            for j in range(width):
+                g[j] += noise_scale * normal(s_noise, k * max_width + j)
+        elif noise == 2:  # Student t with noise_df degrees of freedom, scaled
+            for j in range(width):
+                base = (k * max_width + j) * (noise_df + 1)
+                z = normal(s_noise, base)
+                chi = 0.0
+                for r in range(noise_df):
+                    zz = normal(s_noise, base + 1 + r)
+                    chi += zz * zz
+                g[j] += noise_scale * z / math.sqrt(chi / noise_df)
+        gamma = factor[c] * _step(g0, p, nu0, clock, _nu(clock, k, wcount[c], bcount[b0]))
+        t += gamma
+        wcount[c] += 1
+        bcount[b0] += 1
+        row = c if per_worker else 0
+        slot = k % hist_len
+        log_lo[slot] = lo
+        log_hi[slot] = hi
+        bad = False
+        for j in range(width):
+            i = lo + j
+            gj = g[j]
+            if momentum == 0:  # heavy ball
+                u[row, i] = mcoef * u[row, i] + gj
+                d = u[row, i]
+            elif momentum == 1:  # ema
+                u[row, i] = mcoef * u[row, i] + (1.0 - mcoef) * gj
+                d = u[row, i]
+            elif momentum == 2:  # nesterov
+                u[row, i] = mcoef * u[row, i] + gj
+                d = gj + mcoef * u[row, i]
+            elif momentum == 3:  # single-timescale averaging
+                u[row, i] = u[row, i] + mcoef * gamma * (gj - u[row, i])
+                d = u[row, i]
+            else:
+                d = gj
+            old = x[i]
+            log_val[slot, j] = old
+            x[i] = old - gamma * d
+            if not (abs(x[i]) < _DIVERGE):
+                bad = True
+        for bb in range(coord_block[lo], coord_block[hi - 1] + 1):
+            out_counts[bb] += 1
+        if bad:
+            status = STATUS_DIVERGED
+            done = k + 1
+            break
+        while next_ckpt < n_ckpt and t >= tau:
+            stale = 0.0
+            for i in range(a, e):
+                stale += (xhat[i] - x[i]) ** 2
+            _record(out_metrics[next_ckpt], k + 1, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
+                    math.sqrt(stale), gfull, idx0)  # fmt: skip
+            t_prev = t
+            next_ckpt += 1
+            tau *= ratio
+    if status == STATUS_FINISHED and K > 0:
+        stale = 0.0
+        for i in range(a, e):
+            stale += (xhat[i] - x[i]) ** 2
+        _record(out_metrics[n_ckpt], K, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
+                math.sqrt(stale), gfull, idx0)  # fmt: skip
+    out_x[:] = x
+    return status, done
+
+
+@nb.njit(cache=True, parallel=True)
+def replay_many(
+    pid, prm, data, x0, f_ref, crit, halo, n_samples,
+    block_off, coord_block, own_b0, own_b1,
+    ev_ptr, writer, block, read_lo, cut_ev_ptr, cut_ptr, cut, hist_len, max_width,
+    momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
+    noise, noise_scale, noise_df, batch, keys, n_ckpt,
+    out_metrics, out_x, out_counts, out_status, out_done,
+):  # fmt: skip
+    """Replay R schedules (concatenated: replica r owns events ev_ptr[r]:ev_ptr[r + 1]) in parallel.
+
+    Each replica is independent and uses only its own key, so the results do not depend on the
+    number of threads.
+    """
+    R = keys.shape[0]
+    for r in nb.prange(R):
+        e0, e1 = ev_ptr[r], ev_ptr[r + 1]
+        c0, c1 = cut_ev_ptr[r], cut_ev_ptr[r + 1]
+        cp = cut_ptr[e0 + r : e1 + r + 1] - cut_ptr[e0 + r]
+        st, dn = replay_one(
+            pid, prm, data, x0, f_ref, crit, halo, n_samples, block_off, coord_block, own_b0, own_b1,
+            writer[e0:e1], block[e0:e1], read_lo[e0:e1], cp, cut[c0:c1], hist_len, max_width,
+            momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low, noise, noise_scale, noise_df,
+            batch, keys[r], n_ckpt, out_metrics[r], out_x[r], out_counts[r],
+        )  # fmt: skip
+        out_status[r] = st
+        out_done[r] = dn

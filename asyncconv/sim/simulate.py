@@ -1,0 +1,206 @@
+"""Monte Carlo driver: draw one schedule per replica, replay them in parallel, collect trajectories.
+
+Seeding: the root ``SeedSequence(seed)`` spawns one child per replica; each child spawns two: the
+first draws the replica's schedule, the second keys its gradient noise, minibatches and step
+factors. Replica r is therefore the same whatever the number of replicas run beside it, the batch
+it falls in or the number of threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from asyncconv.config import ConfigError, check_int
+from asyncconv.problems import Problem
+from asyncconv.rng import key_from_seed
+from asyncconv.schedule import Schedule, ScheduleModel, draw_schedule, partition
+from asyncconv.sim import _kernels
+from asyncconv.sim.variants import Iteration
+
+__all__ = ["METRIC_NAMES", "SimResult", "replay", "simulate"]
+
+METRIC_NAMES = _kernels.METRIC_NAMES
+STATUS = ("finished", "diverged")
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """Trajectories of R replicas.
+
+    Attributes
+    ----------
+    metrics : ndarray, shape (R, n_ckpt + 1, len(METRIC_NAMES))
+        Row 0 is the start, the last row the end; rows in between are the first writes whose ODE
+        time reaches geometric checkpoints. Columns: ``METRIC_NAMES`` (k, t, f_gap, dist, gnorm,
+        unorm, velocity, staleness, f). NaN after a divergence.
+    x_final : ndarray, shape (R, n)
+    block_counts : ndarray, shape (R, B)
+    status : ndarray of str, shape (R,)  ("finished" or "diverged")
+    writes_done : ndarray, shape (R,)
+    """
+
+    problem: str
+    n: int
+    metrics: np.ndarray
+    x_final: np.ndarray
+    block_counts: np.ndarray
+    status: np.ndarray
+    writes_done: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_replicas(self) -> int:
+        return self.metrics.shape[0]
+
+    def metric(self, name: str) -> np.ndarray:
+        """(R, n_ckpt + 1) values of one metric."""
+        return self.metrics[:, :, METRIC_NAMES.index(name)]
+
+    def final(self) -> list[dict[str, Any]]:
+        """Per replica: the last recorded metrics, status and writes done (JSON-able)."""
+        out = []
+        for r in range(self.n_replicas):
+            row = self.metrics[r, -1]
+            rec: dict[str, Any] = {
+                "replica": r,
+                "status": str(self.status[r]),
+                "writes": int(self.writes_done[r]),
+            }
+            for name, v in zip(METRIC_NAMES, row, strict=True):
+                if name != "k":
+                    rec[f"{name}_final"] = None if not np.isfinite(v) else float(v)
+            out.append(rec)
+        return out
+
+
+def _layout(problem: Problem, n_blocks: int, owners: np.ndarray) -> tuple[np.ndarray, ...]:
+    if n_blocks > problem.n:
+        raise ConfigError(
+            "blocks.n_blocks", f"cannot split n = {problem.n} coordinates into {n_blocks} blocks"
+        )
+    block_off = partition(problem.n, n_blocks)
+    coord_block = np.repeat(np.arange(n_blocks, dtype=np.int64), np.diff(block_off))
+    own_b0 = np.empty(owners.shape[0], dtype=np.int64)
+    own_b1 = np.empty(owners.shape[0], dtype=np.int64)
+    for c, row in enumerate(owners):
+        idx = np.flatnonzero(row)
+        if len(idx) == 0 or idx[-1] - idx[0] + 1 != len(idx):
+            raise ConfigError("owners", f"worker {c}'s owned blocks must be a contiguous, non-empty run")
+        own_b0[c], own_b1[c] = idx[0], idx[-1] + 1
+    return block_off, coord_block, own_b0, own_b1
+
+
+def _max_width(sched_block: np.ndarray, block_off: np.ndarray, own_b0, own_b1) -> int:
+    widths = np.diff(block_off)
+    w = int(widths.max())
+    if (sched_block < 0).any():
+        w = max(w, int((block_off[own_b1] - block_off[own_b0]).max()))
+    return w
+
+
+def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
+    B = schedules[0].n_blocks
+    block_off, coord_block, own_b0, own_b1 = _layout(problem, B, schedules[0].owners)
+    R = len(schedules)
+    ev_ptr = np.zeros(R + 1, dtype=np.int64)
+    ev_ptr[1:] = np.cumsum([s.n_events for s in schedules])
+    cut_ev_ptr = np.zeros(R + 1, dtype=np.int64)
+    cut_ev_ptr[1:] = np.cumsum([len(s.cut) for s in schedules])
+    writer = np.concatenate([s.writer for s in schedules])
+    block = np.concatenate([s.block for s in schedules])
+    read_lo = np.concatenate([s.read_lo for s in schedules])
+    cut_ptr = np.concatenate([s.cut_ptr for s in schedules])
+    cut = np.concatenate([s.cut for s in schedules]) if cut_ev_ptr[-1] else np.zeros(0, np.int32)
+    hist_len = int(max(int(s.delay().max()) if s.n_events else 0 for s in schedules)) + 1
+    width = _max_width(block, block_off, own_b0, own_b1)
+    momentum, per_worker, clock, noise = it.codes()
+    f_ref = np.nan if problem.f_ref is None else float(problem.f_ref)
+    metrics = np.empty((R, n_ckpt + 1, len(METRIC_NAMES)))
+    x_final = np.empty((R, problem.n))
+    counts = np.zeros((R, B), dtype=np.int64)
+    status = np.zeros(R, dtype=np.int64)
+    done = np.zeros(R, dtype=np.int64)
+    x0 = problem.x0 if x0 is None else np.asarray(x0, dtype=np.float64)
+    _kernels.replay_many(
+        problem.pid, problem.prm, problem.data, x0, f_ref, problem.critical_points, problem.halo,
+        problem.n_samples, block_off, coord_block, own_b0, own_b1, ev_ptr, writer, block, read_lo,
+        cut_ev_ptr, cut_ptr, cut, hist_len, width, momentum, it.m, bool(per_worker), it.g0, it.p,
+        it.nu0, clock, it.factor_low, noise, it.noise_scale, it.noise_df, it.batch,
+        np.asarray(keys, dtype=np.uint64), n_ckpt, metrics, x_final, counts, status, done,
+    )  # fmt: skip
+    return metrics, x_final, counts, status, done
+
+
+def replay(
+    problem: Problem,
+    schedule: Schedule,
+    iteration: Iteration | None = None,
+    *,
+    seed: int | np.random.SeedSequence = 0,
+    n_ckpt: int = 60,
+    x0: np.ndarray | None = None,
+) -> SimResult:
+    """Replay one given schedule (one replica) through the iteration on ``problem``."""
+    it = iteration or Iteration()
+    key, rec = key_from_seed(seed)
+    schedule.validate()
+    out = _run(problem, [schedule], [key], it, check_int(n_ckpt, "n_ckpt", ge=2), x0)
+    return SimResult(
+        problem.name, problem.n, *out[:3], np.asarray([STATUS[s] for s in out[3]]), out[4],
+        info={"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model},
+    )  # fmt: skip
+
+
+def simulate(
+    problem: Problem,
+    model: ScheduleModel,
+    iteration: Iteration | None = None,
+    *,
+    n_events: int,
+    n_replicas: int = 1,
+    seed: int = 0,
+    n_ckpt: int = 60,
+    x0: np.ndarray | None = None,
+    max_batch_events: int = 20_000_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimResult:
+    """Monte Carlo: ``n_replicas`` independent schedules from ``model``, each replayed once.
+
+    Replicas run in batches of at most ``max_batch_events`` writes, in parallel inside a batch
+    (Numba ``prange``). ``progress(done, total)`` is called after each batch.
+    """
+    it = iteration or Iteration()
+    n_events = check_int(n_events, "n_events", ge=1)
+    n_replicas = check_int(n_replicas, "n_replicas", ge=1)
+    n_ckpt = check_int(n_ckpt, "n_ckpt", ge=2)
+    root = np.random.SeedSequence(check_int(seed, "seed", ge=0))
+    children = root.spawn(n_replicas)
+    per_batch = max(1, min(n_replicas, max_batch_events // n_events))
+    parts = []
+    t0 = time.perf_counter()
+    t_draw = 0.0
+    for start in range(0, n_replicas, per_batch):
+        batch = children[start : start + per_batch]
+        ta = time.perf_counter()
+        scheds, keys = [], []
+        for child in batch:
+            s_seed, k_seed = child.spawn(2)
+            scheds.append(draw_schedule(model, n_events, s_seed))
+            keys.append(key_from_seed(k_seed)[0])
+        t_draw += time.perf_counter() - ta
+        parts.append(_run(problem, scheds, keys, it, n_ckpt, x0))
+        if progress is not None:
+            progress(min(start + per_batch, n_replicas), n_replicas)
+    metrics, x_final, counts, status, done = (np.concatenate(z) for z in zip(*parts, strict=True))
+    return SimResult(
+        problem.name, problem.n, metrics, x_final, counts, np.asarray([STATUS[s] for s in status]), done,
+        info={
+            "iteration": it.to_dict(), "schedule_model": model.to_dict(), "seed": seed,
+            "n_events": n_events, "wall_s": time.perf_counter() - t0, "draw_s": t_draw,
+        },
+    )  # fmt: skip

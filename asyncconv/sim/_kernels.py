@@ -144,10 +144,12 @@ def replay_one(
     bcount = np.zeros(B, dtype=np.int64)
     t = 0.0
     t_first = 0.0
+    steps = np.empty(K)  # γ_k, computed once (the power is the costliest operation of a write)
     for k in range(K):
         c = writer[k]
         lo, hi, b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
-        t += factor[c] * _step(g0, p, nu0, clock, _nu(clock, k, wcount[c], bcount[b0]))
+        steps[k] = factor[c] * _step(g0, p, nu0, clock, _nu(clock, k, wcount[c], bcount[b0]))
+        t += steps[k]
         if k == 0:
             t_first = t
         wcount[c] += 1
@@ -160,8 +162,6 @@ def replay_one(
     _record(out_metrics[0], 0, 0.0, pid, prm, data, x, f_ref, crit, u, xprev, 0.0, 0.0, gfull, idx0)
 
     # pass 2: the iteration
-    wcount[:] = 0
-    bcount[:] = 0
     out_counts[:] = 0
     t = 0.0
     t_prev = 0.0
@@ -217,36 +217,41 @@ def replay_one(
                     zz = normal(s_noise, base + 1 + r)
                     chi += zz * zz
                 g[j] += noise_scale * z / math.sqrt(chi / noise_df)
-        gamma = factor[c] * _step(g0, p, nu0, clock, _nu(clock, k, wcount[c], bcount[b0]))
+        gamma = steps[k]
         t += gamma
-        wcount[c] += 1
-        bcount[b0] += 1
         row = c if per_worker else 0
         slot = k % hist_len
         log_lo[slot] = lo
         log_hi[slot] = hi
+        for j in range(width):  # the undo log: values this write overwrites
+            log_val[slot, j] = x[lo + j]
+        # one loop per momentum form, so that the branch is hoisted out of the coordinate loop
+        if momentum == 0:  # heavy ball
+            for j in range(width):
+                i = lo + j
+                u[row, i] = mcoef * u[row, i] + g[j]
+                x[i] -= gamma * u[row, i]
+        elif momentum == 1:  # ema
+            for j in range(width):
+                i = lo + j
+                u[row, i] = mcoef * u[row, i] + (1.0 - mcoef) * g[j]
+                x[i] -= gamma * u[row, i]
+        elif momentum == 2:  # nesterov
+            for j in range(width):
+                i = lo + j
+                u[row, i] = mcoef * u[row, i] + g[j]
+                x[i] -= gamma * (g[j] + mcoef * u[row, i])
+        elif momentum == 3:  # single-timescale averaging
+            for j in range(width):
+                i = lo + j
+                u[row, i] = u[row, i] + mcoef * gamma * (g[j] - u[row, i])
+                x[i] -= gamma * u[row, i]
+        else:
+            for j in range(width):
+                x[lo + j] -= gamma * g[j]
         bad = False
         for j in range(width):
-            i = lo + j
-            gj = g[j]
-            if momentum == 0:  # heavy ball
-                u[row, i] = mcoef * u[row, i] + gj
-                d = u[row, i]
-            elif momentum == 1:  # ema
-                u[row, i] = mcoef * u[row, i] + (1.0 - mcoef) * gj
-                d = u[row, i]
-            elif momentum == 2:  # nesterov
-                u[row, i] = mcoef * u[row, i] + gj
-                d = gj + mcoef * u[row, i]
-            elif momentum == 3:  # single-timescale averaging
-                u[row, i] = u[row, i] + mcoef * gamma * (gj - u[row, i])
-                d = u[row, i]
-            else:
-                d = gj
-            old = x[i]
-            log_val[slot, j] = old
-            x[i] = old - gamma * d
-            if not (abs(x[i]) < _DIVERGE):
+            if not (abs(x[lo + j]) < _DIVERGE):
                 bad = True
         for bb in range(coord_block[lo], coord_block[hi - 1] + 1):
             out_counts[bb] += 1

@@ -192,3 +192,24 @@ def test_iterates_follow_the_differential_inclusion_on_weighted_l1():
         errors.append(np.abs(res.x_final[0] - exact).max())
     assert errors[1] < errors[0] / 3, errors
     assert errors[1] < 0.02, errors
+
+
+@pytest.mark.parametrize("reads", ["consistent", "inconsistent"])
+def test_pause_and_resume_is_bit_identical(reads):
+    problem = make_problem("l1_nonconvex_regression", 12)
+    model = ScheduleModel.timing_preset(
+        n_workers=3, n_blocks=4, ownership="shared", reads=reads, read_time=0.4
+    )
+    sched = draw_schedule(model, 4000, 5)
+    it = Iteration(momentum="nesterov", m=0.9, noise="student", batch=2, g0=0.01)
+    full = replay(problem, sched, it, seed=3, n_ckpt=20)
+    first = replay(problem, sched, it, seed=3, n_ckpt=20, stop=1234)
+    assert first.writes_done[0] == 1234 and "state" in first.info
+    mid = replay(problem, sched, it, seed=3, n_ckpt=20, stop=2500, state=first.info["state"])
+    rest = replay(problem, sched, it, seed=3, n_ckpt=20, state=mid.info["state"])
+    assert np.array_equal(rest.x_final, full.x_final)
+    assert np.array_equal(rest.metrics, full.metrics, equal_nan=True)
+    assert np.array_equal(rest.block_counts, full.block_counts)
+    # the paused state is not consumed: continuing it twice gives the same answer
+    again = replay(problem, sched, it, seed=3, n_ckpt=20, state=first.info["state"])
+    assert np.array_equal(again.x_final, full.x_final)

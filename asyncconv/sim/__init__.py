@@ -7,7 +7,7 @@ res = simulate(make_problem("trap"), ScheduleModel.timing_preset(n_workers=2), I
                n_events=100_000, n_replicas=8, seed=1)
 """
 
-from asyncconv.sim.simulate import METRIC_NAMES, SimResult, replay, simulate
+from asyncconv.sim.simulate import METRIC_NAMES, ReplayState, SimResult, replay, simulate
 from asyncconv.sim.variants import Iteration
 
-__all__ = ["METRIC_NAMES", "Iteration", "SimResult", "replay", "simulate"]
+__all__ = ["METRIC_NAMES", "Iteration", "ReplayState", "SimResult", "replay", "simulate"]

@@ -101,45 +101,20 @@ def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, g
 
 
 @nb.njit(cache=True)
-def replay_one(
-    pid, prm, data, x0, f_ref, crit, halo, n_samples,
-    block_off, coord_block, own_b0, own_b1,
-    writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
-    momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
-    noise, noise_scale, noise_df, batch, key, n_ckpt,
-    out_metrics, out_x, out_counts,
-):  # fmt: skip
-    """Replay one schedule (K writes) through the iteration for one replica.
+def prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p, nu0, clock, n_ckpt):
+    """Pass 1: per-worker step factors, the steps γ_k and the checkpoint ratio.
 
-    Writes ``out_metrics[n_ckpt + 1, N_METRICS]`` (row 0: the start; row j >= 1: the first write
-    whose ODE time t_k = Σ γ reaches τ_j, τ geometric from the first step to the horizon T; the last
-    row is the end), ``out_x[n]`` (final iterate) and ``out_counts[B]`` (updates per block).
-    Returns (status, number of writes applied).
+    The factor of worker c is drawn once per replica, f_c = f_low + (1 - f_low) U(key, c). Returns
+    (steps[K], t_first, ratio) with checkpoints τ_j = t_first · ratio^(j - 1), j = 1..n_ckpt, the
+    last one the horizon T = Σ γ_k.
     """
-    n = x0.shape[0]
     K = writer.shape[0]
     P = own_b0.shape[0]
     B = block_off.shape[0] - 1
-    x = x0.copy()
-    xhat = x0.copy()
-    xprev = x0.copy()
-    gfull = np.empty(n)
-    g = np.empty(max_width)
-    u = np.zeros((P if per_worker else 1, n))
-    log_lo = np.zeros(hist_len, dtype=np.int64)
-    log_hi = np.zeros(hist_len, dtype=np.int64)
-    log_val = np.empty((hist_len, max_width))
-    vblock = np.empty(B, dtype=np.int64)
-    idx = np.empty(batch if n_samples > 0 else 0, dtype=np.int64)
-    idx0 = np.empty(0, dtype=np.int64)
-    s_noise = stream_seed(key, _S_NOISE)
-    s_batch = stream_seed(key, _S_BATCH)
     s_factor = stream_seed(key, _S_FACTOR)
     factor = np.empty(P)
     for c in range(P):
         factor[c] = factor_low + (1.0 - factor_low) * uniform(s_factor, c) if factor_low < 1.0 else 1.0
-
-    # pass 1: the ODE clock, for geometric checkpoints up to the horizon
     wcount = np.zeros(P, dtype=np.int64)
     bcount = np.zeros(B, dtype=np.int64)
     t = 0.0
@@ -147,33 +122,72 @@ def replay_one(
     steps = np.empty(K)  # γ_k, computed once (the power is the costliest operation of a write)
     for k in range(K):
         c = writer[k]
-        lo, hi, b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
+        _lo, _hi, b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
         steps[k] = factor[c] * _step(g0, p, nu0, clock, _nu(clock, k, wcount[c], bcount[b0]))
         t += steps[k]
         if k == 0:
             t_first = t
         wcount[c] += 1
         bcount[b0] += 1
-    horizon = t
-    ratio = (horizon / t_first) ** (1.0 / max(n_ckpt - 1, 1)) if t_first > 0.0 else 1.0
+    ratio = (t / t_first) ** (1.0 / max(n_ckpt - 1, 1)) if t_first > 0.0 else 1.0
+    return steps, t_first, ratio
+
+
+@nb.njit(cache=True)
+def start(pid, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state):
+    """Fill the trajectory with NaN, record the start (row 0) and reset the clock state."""
     for j in range(out_metrics.shape[0]):
         for q in range(N_METRICS):
             out_metrics[j, q] = np.nan
-    _record(out_metrics[0], 0, 0.0, pid, prm, data, x, f_ref, crit, u, xprev, 0.0, 0.0, gfull, idx0)
+    xprev = x0.copy()
+    gfull = np.empty(x0.shape[0])
+    _record(out_metrics[0], 0, 0.0, pid, prm, data, x0, f_ref, crit, u, xprev, 0.0, 0.0, gfull,
+            np.empty(0, dtype=np.int64))  # fmt: skip
+    clock_state[0] = 0.0  # t
+    clock_state[1] = 0.0  # t at the previous checkpoint
+    clock_state[2] = t_first  # next checkpoint time τ
+    clock_state[3] = 1.0  # next checkpoint row
 
-    # pass 2: the iteration
-    out_counts[:] = 0
-    t = 0.0
-    t_prev = 0.0
-    next_ckpt = 1
-    tau = t_first
+
+@nb.njit(cache=True)
+def advance(
+    pid, prm, data, f_ref, crit, halo, n_samples,
+    block_off, coord_block, own_b0, own_b1,
+    writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
+    momentum, mcoef, per_worker, noise, noise_scale, noise_df, batch, key, n_ckpt,
+    steps, ratio, k_start, k_stop,
+    x, u, log_lo, log_hi, log_val, xprev, clock_state, out_metrics, out_counts,
+):  # fmt: skip
+    """Pass 2: apply writes ``k_start .. k_stop - 1``, updating the state arrays in place.
+
+    State: ``x[n]``, ``u[P or 1, n]``, the undo log ``log_lo/log_hi[L]``, ``log_val[L, W]``,
+    ``xprev[n]`` (iterate at the previous checkpoint), ``clock_state = (t, t_prev, τ, next row)``,
+    ``out_metrics`` and ``out_counts``. Stopping at any k and continuing from the same arrays gives
+    the same bits as one call: every random number is a function of (key, k).
+    Returns (status, writes applied so far).
+    """
+    n = x.shape[0]
+    K = writer.shape[0]
+    B = block_off.shape[0] - 1
+    xhat = x.copy()
+    gfull = np.empty(n)
+    g = np.empty(max_width)
+    vblock = np.empty(B, dtype=np.int64)
+    idx = np.empty(batch if n_samples > 0 else 0, dtype=np.int64)
+    idx0 = np.empty(0, dtype=np.int64)
+    s_noise = stream_seed(key, _S_NOISE)
+    s_batch = stream_seed(key, _S_BATCH)
+    t = clock_state[0]
+    t_prev = clock_state[1]
+    tau = clock_state[2]
+    next_ckpt = int(clock_state[3])
     status = STATUS_FINISHED
-    done = K
+    done = k_stop
     a = 0
     e = 0
-    for k in range(K):
+    for k in range(k_start, k_stop):
         c = writer[k]
-        lo, hi, b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
+        lo, hi, _b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
         width = hi - lo
         # coordinates the subgradient reads
         if halo < 0:
@@ -268,12 +282,54 @@ def replay_one(
             t_prev = t
             next_ckpt += 1
             tau *= ratio
-    if status == STATUS_FINISHED and K > 0:
+    if status == STATUS_FINISHED and k_stop == K and K > 0:
         stale = 0.0
         for i in range(a, e):
             stale += (xhat[i] - x[i]) ** 2
         _record(out_metrics[n_ckpt], K, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
                 math.sqrt(stale), gfull, idx0)  # fmt: skip
+    clock_state[0] = t
+    clock_state[1] = t_prev
+    clock_state[2] = tau
+    clock_state[3] = next_ckpt
+    return status, done
+
+
+@nb.njit(cache=True)
+def replay_one(
+    pid, prm, data, x0, f_ref, crit, halo, n_samples,
+    block_off, coord_block, own_b0, own_b1,
+    writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
+    momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
+    noise, noise_scale, noise_df, batch, key, n_ckpt,
+    out_metrics, out_x, out_counts,
+):  # fmt: skip
+    """Replay one schedule (K writes) through the iteration for one replica.
+
+    Writes ``out_metrics[n_ckpt + 1, N_METRICS]`` (row 0: the start; row j >= 1: the first write
+    whose ODE time t_k = Σ γ reaches τ_j, τ geometric from the first step to the horizon T; the last
+    row is the end), ``out_x[n]`` (final iterate) and ``out_counts[B]`` (updates per block).
+    Returns (status, number of writes applied).
+    """
+    P = own_b0.shape[0]
+    n = x0.shape[0]
+    steps, t_first, ratio = prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p, nu0,
+                                    clock, n_ckpt)  # fmt: skip
+    x = x0.copy()
+    u = np.zeros((P if per_worker else 1, n))
+    log_lo = np.zeros(hist_len, dtype=np.int64)
+    log_hi = np.zeros(hist_len, dtype=np.int64)
+    log_val = np.empty((hist_len, max_width))
+    xprev = x0.copy()
+    clock_state = np.empty(4)
+    start(pid, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state)
+    out_counts[:] = 0
+    status, done = advance(
+        pid, prm, data, f_ref, crit, halo, n_samples, block_off, coord_block, own_b0, own_b1,
+        writer, block, read_lo, cut_ptr, cut, hist_len, max_width, momentum, mcoef, per_worker,
+        noise, noise_scale, noise_df, batch, key, n_ckpt, steps, ratio, 0, writer.shape[0],
+        x, u, log_lo, log_hi, log_val, xprev, clock_state, out_metrics, out_counts,
+    )  # fmt: skip
     out_x[:] = x
     return status, done
 

@@ -8,6 +8,7 @@ it falls in or the number of threads.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from asyncconv.schedule import Schedule, ScheduleModel, draw_schedule, partition
 from asyncconv.sim import _kernels
 from asyncconv.sim.variants import Iteration
 
-__all__ = ["METRIC_NAMES", "SimResult", "replay", "simulate"]
+__all__ = ["METRIC_NAMES", "ReplayState", "SimResult", "replay", "simulate"]
 
 METRIC_NAMES = _kernels.METRIC_NAMES
 STATUS = ("finished", "diverged")
@@ -136,6 +137,26 @@ def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
     return metrics, x_final, counts, status, done
 
 
+@dataclass(eq=False)
+class ReplayState:
+    """Everything a paused replay needs to continue bit for bit (see :func:`replay`).
+
+    Memory O(n + L·W): the iterate, momentum buffers, the undo log of the last L writes, the
+    iterate at the previous checkpoint, the ODE clock, and the trajectory so far.
+    """
+
+    k: int
+    x: np.ndarray
+    u: np.ndarray
+    log_lo: np.ndarray
+    log_hi: np.ndarray
+    log_val: np.ndarray
+    xprev: np.ndarray
+    clock_state: np.ndarray
+    metrics: np.ndarray
+    counts: np.ndarray
+
+
 def replay(
     problem: Problem,
     schedule: Schedule,
@@ -144,15 +165,64 @@ def replay(
     seed: int | np.random.SeedSequence = 0,
     n_ckpt: int = 60,
     x0: np.ndarray | None = None,
+    stop: int | None = None,
+    state: ReplayState | None = None,
 ) -> SimResult:
-    """Replay one given schedule (one replica) through the iteration on ``problem``."""
+    """Replay one given schedule (one replica) through the iteration on ``problem``.
+
+    ``stop=k`` pauses after write k - 1 and returns the state in ``result.info["state"]``;
+    ``state=...`` continues from such a state (with the same problem, schedule, iteration and seed):
+    the continued run equals an uninterrupted one bit for bit.
+    """
     it = iteration or Iteration()
+    n_ckpt = check_int(n_ckpt, "n_ckpt", ge=2)
     key, rec = key_from_seed(seed)
     schedule.validate()
-    out = _run(problem, [schedule], [key], it, check_int(n_ckpt, "n_ckpt", ge=2), x0)
+    K = schedule.n_events
+    stop = K if stop is None else check_int(stop, "stop", ge=0, le=K)
+    if stop == K and state is None:
+        out = _run(problem, [schedule], [key], it, n_ckpt, x0)
+        return SimResult(
+            problem.name, problem.n, *out[:3], np.asarray([STATUS[s] for s in out[3]]), out[4],
+            info={"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model},
+        )  # fmt: skip
+    block_off, coord_block, own_b0, own_b1 = _layout(problem, schedule.n_blocks, schedule.owners)
+    hist_len = int(schedule.delay().max()) + 1 if K else 1
+    width = _max_width(schedule.block, block_off, own_b0, own_b1)
+    momentum, per_worker, clock, noise = it.codes()
+    f_ref = np.nan if problem.f_ref is None else float(problem.f_ref)
+    steps, t_first, ratio = _kernels.prepare(
+        key, schedule.writer, schedule.block, block_off, own_b0, own_b1, it.factor_low, it.g0, it.p,
+        it.nu0, clock, n_ckpt,
+    )  # fmt: skip
+    if state is None:
+        x = np.array(problem.x0 if x0 is None else x0, dtype=np.float64)
+        u = np.zeros((schedule.n_workers if per_worker else 1, problem.n))
+        state = ReplayState(
+            0, x, u, np.zeros(hist_len, np.int64), np.zeros(hist_len, np.int64), np.empty((hist_len, width)),
+            x.copy(), np.empty(4), np.empty((n_ckpt + 1, len(METRIC_NAMES))), np.zeros(schedule.n_blocks, np.int64),
+        )  # fmt: skip
+        _kernels.start(problem.pid, problem.prm, problem.data, x, f_ref, problem.critical_points, u, t_first,
+                       state.metrics, state.clock_state)  # fmt: skip
+    else:
+        state = copy.deepcopy(state)  # the caller's paused state stays valid
+        if stop < state.k:
+            raise ConfigError("stop", f"must be >= the paused state's write index {state.k} (got {stop})")
+    status, done = _kernels.advance(
+        problem.pid, problem.prm, problem.data, f_ref, problem.critical_points, problem.halo,
+        problem.n_samples, block_off, coord_block, own_b0, own_b1, schedule.writer, schedule.block,
+        schedule.read_lo, schedule.cut_ptr, schedule.cut, hist_len, width, momentum, it.m, bool(per_worker),
+        noise, it.noise_scale, it.noise_df, it.batch, key, n_ckpt, steps, ratio, state.k, stop,
+        state.x, state.u, state.log_lo, state.log_hi, state.log_val, state.xprev, state.clock_state,
+        state.metrics, state.counts,
+    )  # fmt: skip
+    state.k = done
+    info = {"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model}
+    if done < K and status == 0:
+        info["state"] = state
     return SimResult(
-        problem.name, problem.n, *out[:3], np.asarray([STATUS[s] for s in out[3]]), out[4],
-        info={"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model},
+        problem.name, problem.n, state.metrics[None].copy(), state.x[None].copy(), state.counts[None].copy(),
+        np.asarray([STATUS[status]]), np.asarray([done]), info=info,
     )  # fmt: skip
 
 

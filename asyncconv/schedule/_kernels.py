@@ -97,7 +97,7 @@ def _grow(a, need):
 # --- event-driven worker timing -----------------------------------------------------------------
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _draw_timing(
     n_events,
     key,
@@ -236,7 +236,7 @@ def _start_job(
 # --- abstract delay laws --------------------------------------------------------------------------
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _draw_abstract(
     n_events,
     key,

@@ -431,7 +431,7 @@ _VIOLATIONS = {
 }
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _check_rows(writer, block, read_lo, read_hi, t_read, t_write, cut_ptr, cut, owners, m):
     """One pass over the rows; returns (violation code, index, related index) or (0, 0, 0).
 

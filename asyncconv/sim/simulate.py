@@ -11,9 +11,11 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 
 from asyncconv.config import ConfigError, check_int
@@ -257,11 +259,11 @@ def simulate(
     for start in range(0, n_replicas, per_batch):
         batch = children[start : start + per_batch]
         ta = time.perf_counter()
-        scheds, keys = [], []
-        for child in batch:
-            s_seed, k_seed = child.spawn(2)
-            scheds.append(draw_schedule(model, n_events, s_seed))
-            keys.append(key_from_seed(k_seed)[0])
+        seeds = [child.spawn(2) for child in batch]
+        keys = [key_from_seed(k_seed)[0] for _, k_seed in seeds]
+        # the drawing kernels release the GIL: draw the batch's schedules on all threads
+        with ThreadPoolExecutor(max_workers=max(1, numba.get_num_threads())) as pool:
+            scheds = list(pool.map(lambda ss: draw_schedule(model, n_events, ss[0]), seeds))
         t_draw += time.perf_counter() - ta
         parts.append(_run(problem, scheds, keys, it, n_ckpt, x0))
         if progress is not None:

@@ -230,12 +230,26 @@ def problems_list(
     _console().print(t)
 
 
-class Form(StrEnum):
-    heavy = "heavy"
-    ema = "ema"
-    nesterov = "nesterov"
-    averaging = "averaging"
-    none = "none"
+class Buffers(StrEnum):
+    block = "block"
+    worker = "worker"
+    shared = "shared"
+
+
+def _parse_momentum(text: str) -> dict[str, Any]:
+    """'heavy', '0.9' (heavy ball with m = 0.9) or 'nesterov:0.9' -> {"momentum": ..., "m": ...}."""
+    from asyncconv.sim.variants import MOMENTA
+
+    form, _, coef = text.partition(":")
+    try:
+        return {"momentum": "heavy", "m": float(form)} if not coef else {"momentum": form, "m": float(coef)}
+    except ValueError:
+        pass
+    if form in MOMENTA and not coef:
+        return {"momentum": form}
+    raise ConfigError(
+        "--momentum", f"expected FORM[:m] or m with FORM one of {', '.join(MOMENTA)} (got {text!r})"
+    )
 
 
 class Clock(StrEnum):
@@ -296,8 +310,18 @@ def simulate(
     ] = Ownership.partitioned,
     reads: Annotated[Reads, typer.Option(help="consistent or inconsistent reads.")] = Reads.consistent,
     read_time: Annotated[float, typer.Option(help="Read duration (torn reads need > 0).")] = 0.0,
-    form: Annotated[Form, typer.Option(help="Momentum form.")] = Form.heavy,
-    momentum: Annotated[float, typer.Option(help="Momentum coefficient m (a for averaging).")] = 0.5,
+    momentum: Annotated[
+        str,
+        typer.Option(
+            help="FORM[:m] or m: heavy, ema, nesterov, averaging (m = a), none; e.g. 'nesterov:0.9', '0.9'."
+        ),
+    ] = "heavy:0.5",
+    buffers: Annotated[
+        Buffers, typer.Option(help="Momentum buffers per block (owner), per worker, or shared.")
+    ] = Buffers.block,
+    factor_low: Annotated[
+        float, typer.Option(help="Per-worker step factors drawn in [factor_low, 1].")
+    ] = 0.9,
     step: Annotated[str, typer.Option(help="Step sizes g0/(nu+nu0)^p as 'g0,p[,nu0]'.")] = "0.05,0.75,10",
     clock: Annotated[Clock, typer.Option(help="Step-size counter nu.")] = Clock.writer,
     noise: Annotated[Noise, typer.Option(help="Additive gradient noise.")] = Noise.gaussian,
@@ -340,8 +364,8 @@ def simulate(
             ownership=ownership.value, reads=reads.value, read_time=read_time,
         )  # fmt: skip
         it = Iteration.from_dict(
-            {"momentum": form.value, "m": momentum, "clock": clock.value, "noise": noise.value,
-             "noise_scale": noise_scale, "batch": batch, **_parse_step(step)}
+            {**_parse_momentum(momentum), "buffers": buffers.value, "factor_low": factor_low, "clock": clock.value,
+             "noise": noise.value, "noise_scale": noise_scale, "batch": batch, **_parse_step(step)}
         )  # fmt: skip
     result = _with_progress(
         lambda cb: run_sim(prob, model, it, n_events=events, n_replicas=replicas, seed=seed, progress=cb),

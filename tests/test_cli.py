@@ -171,15 +171,18 @@ def test_console_script_subprocess(tmp_path):
 def test_simulate_flags_and_spec(tmp_path, capsys):
     code, out, err = run(
         capsys, "simulate", "--problem", "chained_lq", "--n", 20, "--workers", 2, "--blocks", 4,
-        "--events", 5000, "--replicas", 3, "--seed", 2, "--json",
+        "--events", 5000, "--replicas", 3, "--seed", 2, "--momentum", "nesterov:0.8", "--buffers", "worker", "--json",
     )  # fmt: skip
     assert code == 0, err
     res = json.loads(out)
     assert len(res["replicas"]) == 3
-    assert {"f_gap_final", "status", "dist_final"} <= set(res["replicas"][0])
+    assert res["iteration"]["momentum"] == "nesterov" and res["iteration"]["m"] == 0.8
+    assert res["iteration"]["buffers"] == "worker"
+    assert {"f_final", "f_gap_final", "status", "dist_final"} <= set(res["replicas"][0])
     assert all(r["status"] == "finished" for r in res["replicas"])
     code2, out2, _ = run(capsys, "simulate", "--problem", "chained_lq", "--n", 20, "--workers", 2, "--blocks", 4,
-                         "--events", 5000, "--replicas", 3, "--seed", 2, "--json")  # fmt: skip
+                         "--events", 5000, "--replicas", 3, "--seed", 2, "--momentum", "nesterov:0.8",
+                         "--buffers", "worker", "--json")  # fmt: skip
     assert code2 == 0 and json.loads(out2)["replicas"] == res["replicas"]  # same seed, same numbers
 
     spec = Path(__file__).resolve().parents[1] / "sims" / "simulate" / "trap_random_vs_periodic.toml"
@@ -201,7 +204,8 @@ def test_simulate_flags_and_spec(tmp_path, capsys):
     [
         (["simulate", "--problem", "nonexistent"], "problem"),
         (["simulate", "--step", "0.1"], "--step"),
-        (["simulate", "--form", "adam"], "--form"),
+        (["simulate", "--momentum", "adam"], "--momentum"),
+        (["simulate", "--momentum", "nesterov:x"], "--momentum"),
         (["simulate", "--momentum", "1.5"], "iteration.m"),
         (["simulate", "--problem", "trap", "--blocks", "3", "--ownership", "shared"], "n_blocks"),
         (["simulate", "missing_spec.toml"], "not found"),

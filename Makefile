@@ -41,6 +41,7 @@ test-all: $(STAMP)
 ## Benchmarks: speed of the kernels, reported as rates and ratios (not part of any test run).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_schedule.py
+	$(BIN)/asyncconv bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check asyncconv tests benchmarks

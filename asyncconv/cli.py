@@ -19,6 +19,9 @@ from typer.exceptions import TyperException
 from asyncconv import __version__
 from asyncconv.config import ConfigError
 
+#: largest --events accepted (a schedule costs about 50 bytes per event)
+MAX_EVENTS = 2_000_000_000
+
 app = typer.Typer(
     name="asyncconv",
     help="Asynchronous block stochastic subgradient methods with momentum: schedules, simulation, checks.",
@@ -141,6 +144,8 @@ def schedule_draw(
         )  # fmt: skip
     if reads is Reads.inconsistent and model is None and read_time == 0.0:
         raise ConfigError("--read-time", "inconsistent reads need a positive read duration to tear")
+    if not 1 <= events <= MAX_EVENTS:
+        raise ConfigError("--events", f"must be an integer in 1..{MAX_EVENTS} (got {events})")
     t0 = time.perf_counter()
     sched = draw_schedule(m, events, seed)
     elapsed = time.perf_counter() - t0
@@ -265,6 +270,23 @@ class Noise(StrEnum):
     none = "none"
 
 
+@app.command()
+def bench(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smaller sizes (about a minute with a warm JIT cache).")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Replay speed side by side: jitted kernel (A), NumPy loop (B), torch loop (C), floor kernel (D)."""
+    from asyncconv.sim.bench import format_report, run_bench
+
+    res = run_bench(quick=quick, progress=None if json_out else (lambda msg: typer.echo(msg, err=True)))
+    if json_out:
+        _echo_json(res)
+    else:
+        typer.echo(format_report(res))
+
+
 def _parse_step(step: str) -> dict[str, float]:
     parts = [x.strip() for x in step.split(",")]
     if not 2 <= len(parts) <= 3:
@@ -339,12 +361,17 @@ def simulate(
     from asyncconv.sim import simulate as run_sim
 
     if spec is not None:
+        from asyncconv.config import check_int
+
         data = _load_spec(spec)
+        if not isinstance(data["problem"], dict):
+            raise ConfigError("problem", "must be a table: [problem] name = ..., n = ..., seed = ...")
         prob_d = dict(data["problem"])
         name = prob_d.pop("name", None)
         if name is None:
             raise ConfigError("problem.name", "is required")
-        prob = _make_problem(name, prob_d.pop("n", None), int(prob_d.pop("seed", 0)), "problem.", **prob_d)
+        prob_seed = check_int(prob_d.pop("seed", 0), "problem.seed", ge=0)
+        prob = _make_problem(name, prob_d.pop("n", None), prob_seed, "problem.", **prob_d)
         model = ScheduleModel.from_dict(data["schedule"])
         it = Iteration.from_dict(data.get("iteration", {}))
         run = data.get("run", {})
@@ -367,6 +394,8 @@ def simulate(
             {**_parse_momentum(momentum), "buffers": buffers.value, "factor_low": factor_low, "clock": clock.value,
              "noise": noise.value, "noise_scale": noise_scale, "batch": batch, **_parse_step(step)}
         )  # fmt: skip
+    if not 1 <= events <= MAX_EVENTS:
+        raise ConfigError("--events", f"must be an integer in 1..{MAX_EVENTS} (got {events})")
     result = _with_progress(
         lambda cb: run_sim(prob, model, it, n_events=events, n_replicas=replicas, seed=seed, progress=cb),
         replicas,
@@ -519,6 +548,12 @@ def main(argv: list[str] | None = None) -> None:
         _error(str(e))
     except FileNotFoundError as e:
         _error(str(e) if e.filename is None else f"file not found: {e.filename}")
+    except OSError as e:  # unwritable output, a directory where a file was expected, ...
+        _error(f"{e.filename or 'file'}: {e.strerror or e}")
+    except UnicodeDecodeError:
+        _error("an input file is not UTF-8 text (expected a TOML or CSV file)")
+    except MemoryError:
+        _error("not enough memory for this run; use fewer --events or --replicas")
     except KeyboardInterrupt:
         _error("interrupted")
 

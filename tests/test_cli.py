@@ -102,7 +102,7 @@ def test_import_csv_trace(tmp_path, capsys):
         (["schedule", "draw", "--mean", "-1"], "timing.compute.mean"),
         (["schedule", "draw", "--compute", "pareto", "--shape", "0.5"], "timing.compute.shape"),
         (["schedule", "draw", "--workers", "0"], "n_workers"),
-        (["schedule", "draw", "--events", "0"], "n_events"),
+        (["schedule", "draw", "--events", "0"], "--events"),
         (["schedule", "draw", "--reads", "inconsistent"], "--read-time"),
         (["schedule", "draw", "--nonsense"], "--nonsense"),
         (["schedule", "stats", "missing.npz"], "not found"),

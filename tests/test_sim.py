@@ -213,3 +213,45 @@ def test_pause_and_resume_is_bit_identical(reads):
     # the paused state is not consumed: continuing it twice gives the same answer
     again = replay(problem, sched, it, seed=3, n_ckpt=20, state=first.info["state"])
     assert np.array_equal(again.x_final, full.x_final)
+
+
+def test_staleness_is_zero_without_delays_and_positive_with_them():
+    problem = make_problem("chained_lq", 8)
+    sync = draw_schedule(ScheduleModel.timing_preset(n_workers=1), 300, 1)
+    res = replay(problem, sync, Iteration(), seed=0, n_ckpt=6)
+    assert np.array_equal(res.metric("staleness")[0, 1:], np.zeros(6))
+    shared = ScheduleModel.timing_preset(n_workers=4, n_blocks=1, ownership="shared")
+    res = simulate(problem, shared, Iteration(), n_events=3000, n_replicas=2, seed=0)
+    assert (res.metric("staleness")[:, 1:] > 0).any()
+
+
+def test_bad_x0_and_mismatched_resume_are_refused():
+    from asyncconv.config import ConfigError
+    from asyncconv.schedule import schedule_from_trace
+
+    problem = make_problem("chained_lq", 8)
+    sched = draw_schedule(ScheduleModel.timing_preset(n_workers=2, n_blocks=4), 400, 1)
+    with pytest.raises(ConfigError, match="x0"):
+        replay(problem, sched, seed=0, x0=np.ones(3))
+    with pytest.raises(ConfigError, match="x0"):
+        simulate(problem, ScheduleModel.timing_preset(n_workers=2), n_events=10, x0=np.full(8, np.nan))
+    paused = replay(problem, sched, seed=0, n_ckpt=5, stop=100).info["state"]
+    for kwargs in ({"n_ckpt": 60}, {"seed": 1}, {"iteration": Iteration(buffers="worker")}):
+        with pytest.raises(ConfigError, match="state"):
+            replay(problem, sched, **{"seed": 0, "n_ckpt": 5, **kwargs}, state=paused)
+    # a trace whose worker 0 writes blocks 0 and 2 (not contiguous) replays: only owned-set writes need ranges
+    trace = schedule_from_trace([0, 1, 0, 1], [0, 1, 2, 1], [0, 0, 1, 2], n_blocks=3)
+    assert replay(make_problem("chained_lq", 6), trace, seed=0).status[0] == "finished"
+
+
+def test_noise_of_write_k_depends_only_on_the_key_and_k():
+    """Prefix stability of the replay: the first M writes of a long schedule equal a schedule of M."""
+    problem = make_problem("chained_lq", 12)
+    model = ScheduleModel.timing_preset(
+        n_workers=3, n_blocks=6, write="owned", reads="inconsistent", read_time=0.3
+    )
+    sched = draw_schedule(model, 1000, 2)
+    it = Iteration(noise="student")
+    a = replay(problem, sched, it, seed=4, stop=400)
+    b = replay(problem, sched.truncate(400), it, seed=4)
+    assert np.array_equal(a.x_final, b.x_final)

@@ -33,6 +33,8 @@ Schedules are frozen (arrays read-only), save to one ``.npz`` file with embedded
 from __future__ import annotations
 
 import json
+import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +109,11 @@ class Schedule:
 
     def __post_init__(self) -> None:
         for name, dtype in _ARRAYS.items():
-            arr = np.ascontiguousarray(getattr(self, name), dtype=dtype)
+            raw = np.asarray(getattr(self, name))
+            if np.issubdtype(dtype, np.integer) and raw.size and not np.issubdtype(raw.dtype, np.integer):
+                if not (np.isfinite(raw).all() and (raw == np.round(raw)).all()):
+                    raise ScheduleError(name, "must hold integers")
+            arr = np.ascontiguousarray(raw, dtype=dtype)
             if arr.ndim != 1:
                 raise ScheduleError(name, f"must be one-dimensional (got shape {arr.shape})")
             arr.setflags(write=False)
@@ -173,7 +179,8 @@ class Schedule:
 
         Memory is O((stop - start) B): slice long schedules.
         """
-        stop = self.n_events if stop is None else stop
+        start, stop, _ = slice(start, stop).indices(self.n_events)
+        stop = max(stop, start)
         m, B = stop - start, self.n_blocks
         lo, hi = self.cut_ptr[start], self.cut_ptr[stop]
         rows = np.repeat(np.arange(m), np.diff(self.cut_ptr[start : stop + 1]))
@@ -310,9 +317,11 @@ def load_schedule(path: str | Path) -> Schedule:
             meta = json.loads(z["meta"].tobytes())
             arrays = {name: z[name] for name in _ARRAYS}
             owners = z["owners"]
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
         raise ScheduleError("file", f"{path} is not an asyncconv schedule ({e})") from None
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        if not isinstance(meta, dict):
+            meta = {}
         raise ScheduleError("file", f"{path} is not an asyncconv schedule (format {meta.get('format')!r})")
     return Schedule(
         **arrays,
@@ -498,7 +507,11 @@ def load_trace_csv(path: str | Path) -> Schedule:
             "trace", f"{path} lacks column(s) {', '.join(missing)}; need {', '.join(_CSV_REQUIRED)}"
         )
     try:
-        data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        with warnings.catch_warnings():  # an empty trace is reported below, once
+            warnings.simplefilter("ignore")
+            data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        if data.shape[0] == 0:
+            raise ValueError("the trace has no rows")
     except ValueError as e:
         raise ScheduleError("trace", f"{path}: {e}") from None
     col = {h: data[:, i] for i, h in enumerate(header)}

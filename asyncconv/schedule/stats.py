@@ -142,7 +142,7 @@ def p_min_estimate(schedule: Schedule) -> dict[str, Any]:
     if f_min == 0.0:
         worst = int(np.argmin(freq))
         return {
-            "p_min_hat": 0.0, "n_windows": 0, "decay_block": worst, "decay_pvalue": 0.0,
+            "p_min_hat": 0.0, "n_windows": 0, "decay_block": None, "decay_pvalue": None,
             "window": K, "p_min_window": 0.0, "p_min_context": 0.0,
             "worst_block": worst, "worst_context": None, "n_contexts": 0,
         }  # fmt: skip
@@ -199,7 +199,7 @@ def _p_min_detail(pm: dict[str, Any]) -> str:
     text = f"smallest conditional update frequency {pm['p_min_hat']:.4g} ({where}; windows of {pm['window']} writes)"
     if pm["n_windows"] < 2:
         text += "; too few writes to see the rarest block 30 times in each of 2 windows"
-    if pm["decay_pvalue"] < DECAY_ALPHA:
+    if pm["decay_pvalue"] is not None and pm["decay_pvalue"] < DECAY_ALPHA:
         text += f"; block {pm['decay_block']} is updated less and less (p = {pm['decay_pvalue']:.2g})"
     return text
 
@@ -249,7 +249,7 @@ def schedule_stats(schedule: Schedule, *, step_exponent: float = 0.75, max_lag: 
         "bounded_delay": bool(bounded),
         "step_delay_condition": bool(step_ok),
         "p_min_positive": bool(
-            pm["p_min_hat"] > 0.0 and pm["n_windows"] >= 2 and pm["decay_pvalue"] >= DECAY_ALPHA
+            pm["p_min_hat"] > 0.0 and pm["n_windows"] >= 2 and (pm["decay_pvalue"] or 0.0) >= DECAY_ALPHA
         ),
         "every_block_updated": bool((bf > 0).all()),
     }

@@ -76,7 +76,7 @@ def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, g
     row[M_K] = k
     row[M_T] = t
     row[M_F] = f
-    row[M_FGAP] = f - f_ref if not math.isnan(f_ref) else f
+    row[M_FGAP] = f - f_ref  # NaN when no reference value is known
     best = np.inf
     for c in range(crit.shape[0]):
         s = 0.0
@@ -185,6 +185,8 @@ def advance(
     done = k_stop
     a = 0
     e = 0
+    stale = 0.0
+    overlap = False
     for k in range(k_start, k_stop):
         c = writer[k]
         lo, hi, _b0 = _write_range(block[k], c, block_off, own_b0, own_b1)
@@ -194,37 +196,47 @@ def advance(
             a, e = 0, n
         else:
             a, e = max(lo - halo, 0), min(hi + halo, n)
-        # x̂ on [a, e): current values, then undo writes made after each block's read
-        for i in range(a, e):
-            xhat[i] = x[i]
+        # x̂ on [a, e): current values, then undo writes made after each block's read. Most writes
+        # read no coordinate that changed since their read: then x̂ = x there and nothing is copied.
         v_lo = read_lo[k]
-        torn = cut_ptr[k + 1] > cut_ptr[k]
-        if torn:
-            for bb in range(coord_block[a], coord_block[e - 1] + 1):
-                v = v_lo
-                for q in range(cut_ptr[k], cut_ptr[k + 1]):
-                    if cut[q] <= bb:
-                        v += 1
-                vblock[bb] = v
+        overlap = False
         for w in range(k - 1, v_lo - 1, -1):
             slot = w % hist_len
-            wl = max(log_lo[slot], a)
-            wh = min(log_hi[slot], e)
-            for i in range(wl, wh):
-                if (not torn) or vblock[coord_block[i]] <= w:
-                    xhat[i] = log_val[slot, i - log_lo[slot]]
+            if log_lo[slot] < e and log_hi[slot] > a:
+                overlap = True
+                break
+        src = x
+        if overlap:
+            for i in range(a, e):
+                xhat[i] = x[i]
+            torn = cut_ptr[k + 1] > cut_ptr[k]
+            if torn:
+                for bb in range(coord_block[a], coord_block[e - 1] + 1):
+                    v = v_lo
+                    for q in range(cut_ptr[k], cut_ptr[k + 1]):
+                        if cut[q] <= bb:
+                            v += 1
+                    vblock[bb] = v
+            for w in range(k - 1, v_lo - 1, -1):
+                slot = w % hist_len
+                wl = max(log_lo[slot], a)
+                wh = min(log_hi[slot], e)
+                for i in range(wl, wh):
+                    if (not torn) or vblock[coord_block[i]] <= w:
+                        xhat[i] = log_val[slot, i - log_lo[slot]]
+            src = xhat
         # stochastic subgradient on [lo, hi)
         if n_samples > 0:
             for j in range(batch):
                 q = int(uniform(s_batch, k * batch + j) * n_samples)
                 idx[j] = min(q, n_samples - 1)
-        grad_range(pid, prm, data, xhat, lo, hi, idx, g)
+        grad_range(pid, prm, data, src, lo, hi, idx, g)
         if noise == 1:
             for j in range(width):
-                g[j] += noise_scale * normal(s_noise, k * max_width + j)
+                g[j] += noise_scale * normal(s_noise, k * n + lo + j)
         elif noise == 2:  # Student t with noise_df degrees of freedom, scaled
             for j in range(width):
-                base = (k * max_width + j) * (noise_df + 1)
+                base = (k * n + lo + j) * (noise_df + 1)
                 z = normal(s_noise, base)
                 chi = 0.0
                 for r in range(noise_df):
@@ -233,6 +245,14 @@ def advance(
                 g[j] += noise_scale * z / math.sqrt(chi / noise_df)
         gamma = steps[k]
         t += gamma
+        # staleness ||x̂ - x|| before this write, needed only when a row is recorded after it
+        if overlap and ((next_ckpt < n_ckpt and t >= tau) or k == K - 1):
+            stale = 0.0
+            for i in range(a, e):
+                stale += (xhat[i] - x[i]) ** 2
+            stale = math.sqrt(stale)
+        else:
+            stale = 0.0
         row = c if per_worker else 0
         slot = k % hist_len
         log_lo[slot] = lo
@@ -274,20 +294,14 @@ def advance(
             done = k + 1
             break
         while next_ckpt < n_ckpt and t >= tau:
-            stale = 0.0
-            for i in range(a, e):
-                stale += (xhat[i] - x[i]) ** 2
             _record(out_metrics[next_ckpt], k + 1, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
-                    math.sqrt(stale), gfull, idx0)  # fmt: skip
+                    stale, gfull, idx0)  # fmt: skip
             t_prev = t
             next_ckpt += 1
             tau *= ratio
-    if status == STATUS_FINISHED and k_stop == K and K > 0:
-        stale = 0.0
-        for i in range(a, e):
-            stale += (xhat[i] - x[i]) ** 2
+    if status == STATUS_FINISHED and k_stop == K and K > 0 and k_start < K:
         _record(out_metrics[n_ckpt], K, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
-                math.sqrt(stale), gfull, idx0)  # fmt: skip
+                stale, gfull, idx0)  # fmt: skip
     clock_state[0] = t
     clock_state[1] = t_prev
     clock_state[2] = tau

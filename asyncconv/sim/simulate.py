@@ -81,21 +81,41 @@ class SimResult:
         return out
 
 
-def _layout(problem: Problem, n_blocks: int, owners: np.ndarray) -> tuple[np.ndarray, ...]:
+def _layout(problem: Problem, n_blocks: int, owners: np.ndarray, blocks=None, writers=None):
+    """Coordinate offsets of the blocks, block of each coordinate, owned block range per worker.
+
+    Owned ranges matter only for whole-owned-set writes (block -1): those writers' owned blocks must
+    be contiguous (all workers when ``blocks``/``writers`` are not given)."""
     if n_blocks > problem.n:
         raise ConfigError(
             "blocks.n_blocks", f"cannot split n = {problem.n} coordinates into {n_blocks} blocks"
         )
     block_off = partition(problem.n, n_blocks)
     coord_block = np.repeat(np.arange(n_blocks, dtype=np.int64), np.diff(block_off))
-    own_b0 = np.empty(owners.shape[0], dtype=np.int64)
-    own_b1 = np.empty(owners.shape[0], dtype=np.int64)
+    own_b0 = np.zeros(owners.shape[0], dtype=np.int64)
+    own_b1 = np.zeros(owners.shape[0], dtype=np.int64)
+    if blocks is None:
+        whole = set(range(owners.shape[0]))
+    else:
+        whole = set(np.unique(writers[blocks < 0]).tolist())
     for c, row in enumerate(owners):
         idx = np.flatnonzero(row)
-        if len(idx) == 0 or idx[-1] - idx[0] + 1 != len(idx):
-            raise ConfigError("owners", f"worker {c}'s owned blocks must be a contiguous, non-empty run")
-        own_b0[c], own_b1[c] = idx[0], idx[-1] + 1
+        if c in whole and (len(idx) == 0 or idx[-1] - idx[0] + 1 != len(idx)):
+            raise ConfigError(
+                "owners", f"worker {c} writes its owned set, which must be a contiguous run of blocks"
+            )
+        if len(idx):
+            own_b0[c], own_b1[c] = idx[0], idx[-1] + 1
     return block_off, coord_block, own_b0, own_b1
+
+
+def _check_x0(problem: Problem, x0) -> np.ndarray:
+    if x0 is None:
+        return problem.x0
+    x0 = np.array(x0, dtype=np.float64)
+    if x0.shape != (problem.n,) or not np.isfinite(x0).all():
+        raise ConfigError("x0", f"must be {problem.n} finite numbers (got shape {x0.shape})")
+    return x0
 
 
 def _max_width(sched_block: np.ndarray, block_off: np.ndarray, own_b0, own_b1) -> int:
@@ -108,7 +128,6 @@ def _max_width(sched_block: np.ndarray, block_off: np.ndarray, own_b0, own_b1) -
 
 def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
     B = schedules[0].n_blocks
-    block_off, coord_block, own_b0, own_b1 = _layout(problem, B, schedules[0].owners)
     R = len(schedules)
     ev_ptr = np.zeros(R + 1, dtype=np.int64)
     ev_ptr[1:] = np.cumsum([s.n_events for s in schedules])
@@ -116,6 +135,7 @@ def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
     cut_ev_ptr[1:] = np.cumsum([len(s.cut) for s in schedules])
     writer = np.concatenate([s.writer for s in schedules])
     block = np.concatenate([s.block for s in schedules])
+    block_off, coord_block, own_b0, own_b1 = _layout(problem, B, schedules[0].owners, block, writer)
     read_lo = np.concatenate([s.read_lo for s in schedules])
     cut_ptr = np.concatenate([s.cut_ptr for s in schedules])
     cut = np.concatenate([s.cut for s in schedules]) if cut_ev_ptr[-1] else np.zeros(0, np.int32)
@@ -128,7 +148,7 @@ def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
     counts = np.zeros((R, B), dtype=np.int64)
     status = np.zeros(R, dtype=np.int64)
     done = np.zeros(R, dtype=np.int64)
-    x0 = problem.x0 if x0 is None else np.asarray(x0, dtype=np.float64)
+    x0 = _check_x0(problem, x0)
     _kernels.replay_many(
         problem.pid, problem.prm, problem.data, x0, f_ref, problem.critical_points, problem.halo,
         problem.n_samples, block_off, coord_block, own_b0, own_b1, ev_ptr, writer, block, read_lo,
@@ -157,6 +177,16 @@ class ReplayState:
     clock_state: np.ndarray
     metrics: np.ndarray
     counts: np.ndarray
+    fingerprint: tuple = ()  # what the state belongs to: problem, schedule, iteration, seed, layout
+
+
+def _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width) -> tuple:
+    import hashlib
+
+    h = hashlib.sha256()
+    for arr in schedule.arrays().values():
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return (problem.name, problem.n, problem.pid, h.hexdigest(), repr(it), int(key), n_ckpt, hist_len, width)
 
 
 def replay(
@@ -188,7 +218,9 @@ def replay(
             problem.name, problem.n, *out[:3], np.asarray([STATUS[s] for s in out[3]]), out[4],
             info={"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model},
         )  # fmt: skip
-    block_off, coord_block, own_b0, own_b1 = _layout(problem, schedule.n_blocks, schedule.owners)
+    block_off, coord_block, own_b0, own_b1 = _layout(
+        problem, schedule.n_blocks, schedule.owners, schedule.block, schedule.writer
+    )
     hist_len = int(schedule.delay().max()) + 1 if K else 1
     width = _max_width(schedule.block, block_off, own_b0, own_b1)
     momentum, per_worker, clock, noise = it.codes()
@@ -197,16 +229,23 @@ def replay(
         key, schedule.writer, schedule.block, block_off, own_b0, own_b1, it.factor_low, it.g0, it.p,
         it.nu0, clock, n_ckpt,
     )  # fmt: skip
+    fingerprint = _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width)
     if state is None:
-        x = np.array(problem.x0 if x0 is None else x0, dtype=np.float64)
+        x = _check_x0(problem, x0).copy()
         u = np.zeros((schedule.n_workers if per_worker else 1, problem.n))
         state = ReplayState(
             0, x, u, np.zeros(hist_len, np.int64), np.zeros(hist_len, np.int64), np.empty((hist_len, width)),
             x.copy(), np.empty(4), np.empty((n_ckpt + 1, len(METRIC_NAMES))), np.zeros(schedule.n_blocks, np.int64),
+            fingerprint,
         )  # fmt: skip
         _kernels.start(problem.pid, problem.prm, problem.data, x, f_ref, problem.critical_points, u, t_first,
                        state.metrics, state.clock_state)  # fmt: skip
     else:
+        if state.fingerprint != fingerprint:
+            raise ConfigError(
+                "state",
+                "was paused with another problem, schedule, iteration, seed or n_ckpt; resume with the same ones",
+            )
         state = copy.deepcopy(state)  # the caller's paused state stays valid
         if stop < state.k:
             raise ConfigError("stop", f"must be >= the paused state's write index {state.k} (got {stop})")

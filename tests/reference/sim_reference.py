@@ -29,10 +29,6 @@ def replay_reference(problem, schedule, it, key: int, x0=None) -> dict:
     off = partition(n, B)
     block_of = np.repeat(np.arange(B), np.diff(off))
     owned = [np.flatnonzero(row) for row in schedule.owners]
-    widths = [off[b + 1] - off[b] for b in range(B)]
-    if (schedule.block < 0).any():
-        widths += [off[o[-1] + 1] - off[o[0]] for o in owned]
-    W = max(widths)
     x = np.array(problem.x0 if x0 is None else x0, dtype=float)
     history = [x.copy()]
     per_worker = it.buffers == "worker"
@@ -67,9 +63,9 @@ def replay_reference(problem, schedule, it, key: int, x0=None) -> dict:
         g = np.array(problem.subgradient(xhat, lo, hi, idx), dtype=float)
         for j in range(hi - lo):
             if it.noise == "gaussian":
-                g[j] += it.noise_scale * _normal(s_noise, k * W + j)
+                g[j] += it.noise_scale * _normal(s_noise, k * n + lo + j)
             elif it.noise == "student":
-                base = (k * W + j) * (it.noise_df + 1)
+                base = (k * n + lo + j) * (it.noise_df + 1)
                 z = _normal(s_noise, base)
                 chi = sum(_normal(s_noise, base + 1 + r) ** 2 for r in range(it.noise_df))
                 g[j] += it.noise_scale * z / math.sqrt(chi / it.noise_df)

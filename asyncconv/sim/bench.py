@@ -49,7 +49,7 @@ from asyncconv.problems._kernels import _chained_lq_grad, grad_range
 from asyncconv.rng import key_from_seed, py_stream_seed, py_uniform
 from asyncconv.schedule import ScheduleModel, draw_schedule
 from asyncconv.sim import _kernels
-from asyncconv.sim.simulate import _layout, _max_width, _run, replay, simulate
+from asyncconv.sim.simulate import _layout, _max_width, _pack, _run, replay, simulate
 from asyncconv.sim.variants import Iteration
 
 __all__ = ["format_report", "run_bench"]
@@ -107,39 +107,6 @@ def _best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]
 
 
 # --- A: the kernel, with the inputs simulate._run builds ------------------------------------------
-
-
-def _pack(problem, schedules, keys, it: Iteration, n_ckpt: int) -> tuple:
-    """The argument tuple of ``_kernels.replay_many``, built exactly as ``simulate._run`` builds it
-    (same dtypes, contiguity and read-only flags, so no second compilation)."""
-    B = schedules[0].n_blocks
-    block_off, coord_block, own_b0, own_b1 = _layout(problem, B, schedules[0].owners)
-    R = len(schedules)
-    ev_ptr = np.zeros(R + 1, dtype=np.int64)
-    ev_ptr[1:] = np.cumsum([s.n_events for s in schedules])
-    cut_ev_ptr = np.zeros(R + 1, dtype=np.int64)
-    cut_ev_ptr[1:] = np.cumsum([len(s.cut) for s in schedules])
-    writer = np.concatenate([s.writer for s in schedules])
-    block = np.concatenate([s.block for s in schedules])
-    read_lo = np.concatenate([s.read_lo for s in schedules])
-    cut_ptr = np.concatenate([s.cut_ptr for s in schedules])
-    cut = np.concatenate([s.cut for s in schedules]) if cut_ev_ptr[-1] else np.zeros(0, np.int32)
-    hist_len = int(max(int(s.delay().max()) if s.n_events else 0 for s in schedules)) + 1
-    width = _max_width(block, block_off, own_b0, own_b1)
-    momentum, per_worker, clock, noise = it.codes()
-    f_ref = np.nan if problem.f_ref is None else float(problem.f_ref)
-    metrics = np.empty((R, n_ckpt + 1, len(_kernels.METRIC_NAMES)))
-    x_final = np.empty((R, problem.n))
-    counts = np.zeros((R, B), dtype=np.int64)
-    status = np.zeros(R, dtype=np.int64)
-    done = np.zeros(R, dtype=np.int64)
-    return (
-        problem.pid, problem.prm, problem.data, problem.x0, f_ref, problem.critical_points, problem.halo,
-        problem.n_samples, block_off, coord_block, own_b0, own_b1, ev_ptr, writer, block, read_lo,
-        cut_ev_ptr, cut_ptr, cut, hist_len, width, momentum, it.m, bool(per_worker), it.g0, it.p,
-        it.nu0, clock, it.factor_low, noise, it.noise_scale, it.noise_df, it.batch,
-        np.asarray(keys, dtype=np.uint64), n_ckpt, metrics, x_final, counts, status, done,
-    )  # fmt: skip
 
 
 def _run_kernel(args: tuple) -> np.ndarray:

@@ -126,7 +126,9 @@ def _max_width(sched_block: np.ndarray, block_off: np.ndarray, own_b0, own_b1) -
     return w
 
 
-def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
+def _pack(problem, schedules, keys, it: Iteration, n_ckpt, x0=None) -> tuple:
+    """The argument tuple of ``_kernels.replay_many`` for replicas ``schedules`` (outputs last:
+    metrics, x_final, counts, status, done). The one place that lays out kernel inputs."""
     B = schedules[0].n_blocks
     R = len(schedules)
     ev_ptr = np.zeros(R + 1, dtype=np.int64)
@@ -148,15 +150,19 @@ def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
     counts = np.zeros((R, B), dtype=np.int64)
     status = np.zeros(R, dtype=np.int64)
     done = np.zeros(R, dtype=np.int64)
-    x0 = _check_x0(problem, x0)
-    _kernels.replay_many(
-        problem.pid, problem.prm, problem.data, x0, f_ref, problem.critical_points, problem.halo,
-        problem.n_samples, block_off, coord_block, own_b0, own_b1, ev_ptr, writer, block, read_lo,
-        cut_ev_ptr, cut_ptr, cut, hist_len, width, momentum, it.m, bool(per_worker), it.g0, it.p,
+    return (
+        problem.pid, problem.prm, problem.data, _check_x0(problem, x0), f_ref, problem.critical_points,
+        problem.halo, problem.n_samples, block_off, coord_block, own_b0, own_b1, ev_ptr, writer, block,
+        read_lo, cut_ev_ptr, cut_ptr, cut, hist_len, width, momentum, it.m, bool(per_worker), it.g0, it.p,
         it.nu0, clock, it.factor_low, noise, it.noise_scale, it.noise_df, it.batch,
         np.asarray(keys, dtype=np.uint64), n_ckpt, metrics, x_final, counts, status, done,
     )  # fmt: skip
-    return metrics, x_final, counts, status, done
+
+
+def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
+    args = _pack(problem, schedules, keys, it, n_ckpt, x0)
+    _kernels.replay_many(*args)
+    return args[-5:]
 
 
 @dataclass(eq=False)

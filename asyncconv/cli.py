@@ -299,17 +299,9 @@ def _parse_step(step: str) -> dict[str, float]:
 
 
 def _load_spec(path: Path) -> dict[str, Any]:
-    import tomllib
+    from asyncconv.config import check_keys, read_toml
 
-    from asyncconv.config import check_keys
-
-    if not path.is_file():
-        raise ConfigError("spec", f"file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError("spec", f"{path} is not valid TOML: {e}") from None
-    data.pop("description", None)
+    data = read_toml(path, "spec")
     check_keys(data, ("problem", "schedule", "iteration", "run"), "", ("problem", "schedule"))
     return data
 

@@ -18,6 +18,7 @@ __all__ = [
     "check_keys",
     "check_number",
     "check_probabilities",
+    "read_toml",
 ]
 
 
@@ -36,6 +37,24 @@ class ConfigError(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}" if field else message)
+
+
+def read_toml(path, field: str) -> dict[str, Any]:
+    """Read a TOML file into a dict, dropping its top-level ``description``; errors name ``field``."""
+    import tomllib
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(field, f"file not found: {p}")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(field, f"{p} is not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(field, f"{p} is not a UTF-8 text file") from None
+    data.pop("description", None)
+    return data
 
 
 def _join(path: str, key: str) -> str:

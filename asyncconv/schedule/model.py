@@ -24,7 +24,6 @@ invalid field raises :class:`~asyncconv.config.ConfigError` naming it.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from asyncconv.config import (
     check_keys,
     check_number,
     check_probabilities,
+    read_toml,
 )
 from asyncconv.schedule.blocks import Blocks
 from asyncconv.schedule.laws import DelayLaw, TimeLaw
@@ -318,13 +318,7 @@ class ScheduleModel:
     def from_toml(cls, path: str | Path) -> ScheduleModel:
         """Read and validate a TOML model file."""
         p = Path(path)
-        if not p.is_file():
-            raise ConfigError("model", f"file not found: {p}")
-        try:
-            data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError("model", f"{p} is not valid TOML: {e}") from None
-        data.pop("description", None)
+        data = read_toml(p, "model")
         trace = data.get("trace")
         if (
             isinstance(trace, dict)

@@ -154,8 +154,11 @@ def p_min_estimate(schedule: Schedule) -> dict[str, Any]:
     usable = ctx_total >= W
     p_win, p_ctx = 1.0, 1.0
     worst_block, worst_ctx = 0, None
+    half = K // 2
+    counts1 = np.zeros(B, dtype=np.int64)  # updates of each block in the first half
     for j in range(B):
         cov = schedule.covers(j)
+        counts1[j] = cov[:half].sum()
         w = cov[: n_win * W].reshape(n_win, W).sum(axis=1).min() / W
         if w < p_win:
             p_win, worst_block = float(w), j
@@ -173,8 +176,6 @@ def p_min_estimate(schedule: Schedule) -> dict[str, Any]:
         ctx_desc = f"after block {worst_ctx}" if worst_ctx < B else f"after worker {worst_ctx - B}"
     # decay: is some block updated significantly less often in the second half than in the first?
     # Under a constant rate, n2 | n1 + n2 ~ Binomial(n1 + n2, 1/2); Bonferroni over blocks.
-    half = K // 2
-    counts1 = np.array([schedule.covers(j)[:half].sum() for j in range(B)])
     counts2 = schedule.block_counts() - counts1
     n2_expected = (K - half) / max(half, 1)
     pvals = stats.binom.cdf(counts2, counts1 + counts2, n2_expected / (1.0 + n2_expected))

@@ -166,13 +166,27 @@ def schedule_stats(
     step_exponent: Annotated[
         float, typer.Option(help="p of the step sizes k^-p, for the step-delay condition a·p > 1.")
     ] = 0.75,
+    boot: Annotated[
+        int | None,
+        typer.Option(
+            "--boot",
+            help="Parametric-bootstrap replicates of the delay goodness-of-fit test (0 skips it; "
+            "default 99).",
+        ),
+    ] = None,
 ) -> None:
-    """Delay distribution, update frequencies, empirical p_min, tail index and assumption checks."""
+    """Delay distribution, update frequencies, empirical p_min, tail index, assumption checks and
+    tests of the delay model (goodness of fit, block/writer independence, stationarity)."""
     from asyncconv.schedule import load_schedule
+    from asyncconv.schedule.stats import STATS_N_BOOT
 
     if not 0.0 < step_exponent <= 1.0:
         raise ConfigError("--step-exponent", f"must be in (0, 1] (got {step_exponent})")
-    stats = load_schedule(path).stats(step_exponent=step_exponent)
+    max_boot = 100_000
+    if boot is not None and not 0 <= boot <= max_boot:
+        raise ConfigError("--boot", f"must be an integer in 0..{max_boot} (got {boot})")
+    n_boot = STATS_N_BOOT if boot is None else boot
+    stats = load_schedule(path).stats(step_exponent=step_exponent, n_boot=n_boot)
     if json_out:
         _echo_json(stats)
     else:
@@ -302,14 +316,17 @@ def _load_spec(path: Path) -> dict[str, Any]:
     from asyncconv.config import check_keys, read_toml
 
     data = read_toml(path, "spec")
-    check_keys(data, ("problem", "schedule", "iteration", "run"), "", ("problem", "schedule"))
+    check_keys(data, ("problem", "schedule", "iteration", "run", "thresholds"), "", ("problem", "schedule"))
     return data
 
 
 @app.command()
 def simulate(
     spec: Annotated[
-        Path | None, typer.Argument(help="Optional TOML spec with [problem], [schedule], [iteration], [run].")
+        Path | None,
+        typer.Argument(
+            help="Optional TOML spec with [problem], [schedule], [iteration], [run], [thresholds]."
+        ),
     ] = None,
     problem: Annotated[str, typer.Option(help="Problem name (see 'asyncconv problems list').")] = "trap",
     n: Annotated[int | None, typer.Option("--n", help="Dimension (default: the problem's).")] = None,
@@ -351,6 +368,7 @@ def simulate(
     from asyncconv.schedule import ScheduleModel
     from asyncconv.sim import Iteration
     from asyncconv.sim import simulate as run_sim
+    from asyncconv.theory import Thresholds, default_tail, evaluate, pooled
 
     if spec is not None:
         from asyncconv.config import check_int
@@ -370,12 +388,14 @@ def simulate(
         from asyncconv.config import check_keys
 
         check_keys(run, ("events", "replicas", "seed"), "run")
+        thresholds = Thresholds.from_dict(data.get("thresholds"))
         events, replicas, seed = (
             run.get("events", events),
             run.get("replicas", replicas),
             run.get("seed", seed),
         )
     else:
+        thresholds = Thresholds()
         prob = _make_problem(problem, n, seed, "--")
         model = ScheduleModel.timing_preset(
             n_workers=workers, compute=compute.value, shape=shape,
@@ -389,15 +409,21 @@ def simulate(
     if not 1 <= events <= MAX_EVENTS:
         raise ConfigError("--events", f"must be an integer in 1..{MAX_EVENTS} (got {events})")
     result = _with_progress(
-        lambda cb: run_sim(prob, model, it, n_events=events, n_replicas=replicas, seed=seed, progress=cb),
+        lambda cb: run_sim(prob, model, it, n_events=events, n_replicas=replicas, seed=seed, progress=cb,
+                           n_tail=default_tail(prob.n)),
         replicas,
         quiet or json_out,
-    )
+    )  # fmt: skip
     finals = result.final()
+    records = evaluate(prob, result, thresholds, n_blocks=model.blocks.n_blocks)
+    for fin, rec in zip(finals, records, strict=True):
+        fin.update({k: v for k, v in rec.items() if k not in fin})
     summary = _sim_summary(result, finals)
+    verdicts = pooled(records)
     if json_out:
         _echo_json({"problem": prob.name, "n": prob.n, "f_ref": prob.f_ref, "iteration": it.to_dict(),
-                    "schedule_model": model.to_dict(), "summary": summary, "replicas": finals})  # fmt: skip
+                    "schedule_model": model.to_dict(), "thresholds": thresholds.to_dict(), "summary": summary,
+                    "verdicts": verdicts, "replicas": finals})  # fmt: skip
         return
     from rich.table import Table
 
@@ -412,12 +438,15 @@ def simulate(
         "|g| (one Clarke element)",
         "|u|",
         "ODE time",
+        "stationarity <=",
+        "verdict",
     ):
         t.add_column(col, justify="right", no_wrap=True)
     fmt = lambda v: "-" if v is None else f"{v:.3e}"  # noqa: E731
     for rec in finals[:20]:
         t.add_row(str(rec["replica"]), rec["status"], fmt(rec["f_gap_final"]), fmt(rec["dist_final"]),
-                  fmt(rec["gnorm_final"]), fmt(rec["unorm_final"]), fmt(rec["t_final"]))  # fmt: skip
+                  fmt(rec["gnorm_final"]), fmt(rec["unorm_final"]), fmt(rec["t_final"]),
+                  fmt(rec.get("stationarity_upper")), rec["verdict"])  # fmt: skip
     con = _console()
     con.print(t)
     if len(finals) > 20:
@@ -425,6 +454,12 @@ def simulate(
     con.print(
         f"median f - f_ref {summary['f_gap_median']}, median distance {summary['dist_median']}, "
         f"diverged {summary['diverged']}/{len(finals)}; {summary['wall_s']:.2f} s"
+    )
+    fr = verdicts["fractions"]
+    con.print(
+        "verdicts: "
+        + ", ".join(f"{v} {fr[v]['k']}/{fr[v]['n']} [{fr[v]['lo']:.2f}, {fr[v]['hi']:.2f}]" for v in fr)
+        + " (95% Clopper-Pearson)"
     )
 
 
@@ -512,6 +547,54 @@ def _print_stats(st: dict[str, Any]) -> None:
     for name, ok in st["assumptions"].items():
         a.add_row(name, "yes" if ok else "NO", st["assumption_details"][name])
     con.print(a)
+    tests = st.get("tests")
+    if not tests:
+        return
+
+    def p_text(p: float | None) -> str:
+        return "n/a" if p is None else (f"{p:.3g}" if p >= 1e-300 else "< 1e-300")
+
+    def stat_text(r: dict[str, Any]) -> str:
+        return f"{r['statistic']:.4g} (df {r['dof']})"
+
+    tt = Table(title="tests of the delay model (measures.md §8.4)")
+    for col in ("test", "statistic", "p-value", "method", "effect size"):
+        tt.add_column(col, justify="right" if col in ("statistic", "p-value") else "left")
+    g = tests["delay_gof"]
+    if g.get("skipped"):
+        tt.add_row("delay law (χ² GOF)", "", "", "skipped", g["skipped"])
+    else:
+        method = f"{g['method']} (lag-1 r = {g['autocorrelation'][0]:.3f})"
+        if g["pvalue_boot"] is not None and g["method"] != "parametric-bootstrap":
+            method += f"; bootstrap p = {p_text(g['pvalue_boot'])}"
+        elif g["method"] == "parametric-bootstrap":
+            method += f"; χ² p = {p_text(g['pvalue_chi2'])}"
+        tt.add_row(
+            f"delay law ({g['reference']}): {g['law']}",
+            stat_text(g),
+            p_text(g["pvalue"]),
+            method,
+            f"TV {g['tv_distance']:.3g}, KS D {g['ks_d']:.3g}",
+        )
+    for key, label in (("block", "block × delay independence"), ("writer", "writer × delay independence")):
+        r = tests["block_delay_independence"][key]
+        if r.get("skipped"):
+            tt.add_row(label, "", "", "skipped", r["skipped"])
+        else:
+            lo, hi = r["mean_delay_range"]
+            tt.add_row(
+                label, stat_text(r), p_text(r["pvalue"]), "chi2 (iid)",
+                f"Cramér V {r['cramers_v']:.3g}; mean delay {lo:.3g}..{hi:.3g}",
+            )  # fmt: skip
+    h = tests["delay_homogeneity"]
+    effect = f"TV {h['tv_distance']:.3g}, KS D {h['ks_d']:.3g}" if "tv_distance" in h else ""
+    if h.get("skipped"):
+        tt.add_row("early vs late halves", "", "", "skipped", f"{h['skipped']}; {effect}".strip("; "))
+    else:
+        tt.add_row("early vs late halves", stat_text(h), p_text(h["pvalue"]), "chi2 (iid)", effect)
+    con.print(tt)
+    if g.get("note"):
+        con.print(f"note (delay law): {g['note']}")
 
 
 def _error(msg: str) -> None:

@@ -193,7 +193,18 @@ def test_simulate_flags_and_spec(tmp_path, capsys):
     small.write_text(text)
     code, out, err = run(capsys, "simulate", small, "--json")
     assert code == 0, err
-    assert json.loads(out)["problem"] == "trap"
+    res = json.loads(out)
+    assert res["problem"] == "trap"
+    # measures, verdict per replica, pooled fractions with intervals, thresholds recorded
+    assert res["thresholds"]["eps"] == 0.01
+    assert all(r["verdict"] in ("converged", "stalled", "diverged", "undecided") for r in res["replicas"])
+    assert {"dk", "tc", "gs", "ly", "momentum"} <= set(res["replicas"][0]["measures"])
+    conv = res["verdicts"]["fractions"]["converged"]
+    assert conv["n"] == 2 and 0.0 <= conv["lo"] <= conv["hi"] <= 1.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text + "stat_tl = 0.1\n")
+    code, _, err = run(capsys, "simulate", bad, "--json")
+    assert code == 2 and "thresholds.stat_tl" in err and len(err.strip().splitlines()) == 1
 
     code, out, _ = run(capsys, "problems", "list", "--json")
     assert code == 0 and any(p["name"] == "trap" for p in json.loads(out)["problems"])

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from asyncconv.problems import make_problem
 from asyncconv.rng import key_from_seed
-from asyncconv.schedule import ScheduleModel, draw_schedule
+from asyncconv.schedule import ScheduleModel, draw_schedule, partition
 from asyncconv.sim import Iteration, _kernels, replay, simulate
 
 try:
@@ -81,9 +81,27 @@ def test_kernel_equals_reference(data, which, it, seed):
     problem = make_problem(name, n)
     model = data.draw(schedule_models(problem.n))
     sched = draw_schedule(model, data.draw(st.integers(1, 150)), seed)
-    res = replay(problem, sched, it, seed=seed + 1)
+    n_tail = data.draw(st.integers(0, 12))
+    res = replay(problem, sched, it, seed=seed + 1, probes=7, probe_x=True, n_tail=n_tail)
     ref = replay_reference(problem, sched, it, int(key_from_seed(seed + 1)[0]))
     np.testing.assert_allclose(res.x_final[0], ref["x"], rtol=1e-12, atol=1e-12)
+    # the tail holds the whole read points of the last writes (torn reads included)
+    versions = sched.read_versions()
+    block_of = np.repeat(np.arange(sched.n_blocks), np.diff(partition(problem.n, sched.n_blocks)))
+    K = sched.n_events
+    for q in range(n_tail):
+        k = K - n_tail + q
+        if k < 0:
+            assert np.isnan(res.tail[0, q]).all()
+            continue
+        xhat = [ref["history"][versions[k, block_of[i]]][i] for i in range(problem.n)]
+        np.testing.assert_allclose(res.tail[0, q], xhat, rtol=1e-12, atol=1e-12)
+    # probes: the iterate after the first write whose ODE time reaches q/7 of the horizon
+    pk = res.probes[0, :, 0]
+    assert np.isfinite(pk).all() and (np.diff(pk) >= 0).all() and pk[-1] == K
+    for q in range(7):
+        np.testing.assert_allclose(res.probe_x[0, q], ref["history"][int(pk[q])], rtol=1e-12, atol=1e-12)
+        assert res.probes[0, q, 1] >= (q + 1) / 7 * ref["t"] * (1 - 1e-12)
     assert res.metric("t")[0, -1] == pytest.approx(ref["t"], rel=1e-13)
     np.testing.assert_allclose(res.metric("unorm")[0, -1], np.linalg.norm(ref["u"]), rtol=1e-10, atol=1e-12)
     assert res.metric("f")[0, -1] == pytest.approx(problem.value(ref["x"]), rel=1e-10, abs=1e-12)

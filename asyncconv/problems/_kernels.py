@@ -1067,3 +1067,520 @@ def row_dots(data, x):
     for i in range(data.shape[0]):
         out[i] = _row_dot(data, i, x)
     return out
+
+
+# =================================================================================================
+# Sum-of-max pieces for the structured eta-active measure SQ (measures.md §5.4).
+#
+# A Clarke-regular problem is written f = sum_j max_{k in K_j} phi_jk with C^1 pieces phi_jk
+# (|z| = max(z, -z); a smooth part is a group with one piece, or is added to every piece of a group,
+# which leaves the max and the hull of the piece gradients unchanged). ``pieces`` emits, for every
+# group j in order, its eta-active pieces {k : phi_jk(x) >= max_l phi_jl(x) - eta} with their values
+# and sparse gradients. Groups by problem (0-based; term i couples (u, v) = (x_i, x_i+1)):
+#
+#   maxq             1 group, pieces x_k^2 (k < n)
+#   mxhilb           1 group, pieces s r_i, s = +-1 (k = 2i, 2i+1)
+#   chained_lq       n-1 groups: -u-v, -u-v+u^2+v^2-1
+#   chained_cb3_1    n-1 groups: u^4+v^2, (2-u)^2+(2-v)^2, 2 exp(-u+v)
+#   chained_cb3_2    1 group: the three chained sums
+#   active_faces     1 group: ln(1 + s x_i) (k = 2i, 2i+1), ln(1 + s y), y = -sum x (k = 2n, 2n+1);
+#                    a piece whose argument is <= -1 is undefined there and never active
+#   brown2           2(n-1) groups: group 2i: s a |a|^(b^2), (a, b) = (x_i, x_i+1) (= |a|^(b^2+1) for
+#                    s = sign a); group 2i+1 the same with (a, b) = (x_i+1, x_i). Heuristic near
+#                    a = 0, where these pieces are not C^1 (problems.md §1 note 7)
+#   chained_mifflin2 n-1 groups: -u + 3.75 y, -u + 0.25 y, y = u^2+v^2-1
+#   chained_crescent_1  1 group: the two chained sums
+#   chained_crescent_2  n-1 groups: the two crescent pieces
+#   chebyshev_rosenbrock  n-1 one-piece groups r_i^2 (+ (x_0-1)^2/4 in group 0)
+#   ns1              n-1 groups: +-r_i (+ (x_0-1)^2/4 in both pieces of group 0)
+#   (chained_)nonsmooth_rosenbrock  n-1 groups: +-w(u^2 - v) + (1-u)^2
+#   hald_madsen      1 group: +-v_i (k = 2i, 2i+1), i < 21, same guarded denominator as the value
+#   shor             1 group: b_i ||x - a_i||^2
+#   phase_retrieval  m groups: +-(<a_i,x>^2 - b_i)/m
+#   l1_nonconvex_regression  group 0: the smooth loss (one piece); group 1+j: +-lam x_j
+#   weighted_l1      n groups: +-c_i x_i;   l1_plus_quadratic: +-x_0 | x_1^2/2
+#   double_well_sq   n groups: +-(x_i^2 - 1)
+#   trap, trap_nd    n/2 groups (pairs): +-(u - v) + (c/2)(u + v) + (u + v)^2/2
+#
+# Not covered (not Clarke regular, SQ invalid): ns2, relu_regression, double_well_abs.
+# =================================================================================================
+
+
+@nb.njit(cache=True)
+def pieces_n_groups(pid, prm, data, n):
+    """Number of groups J of problem ``pid`` at dimension n; -1 when SQ pieces are not available."""
+    if (
+        pid == P_MAXQ
+        or pid == P_MXHILB
+        or pid == P_CHAINED_CB3_2
+        or pid == P_ACTIVE_FACES
+        or pid == P_CHAINED_CRESCENT_1
+        or pid == P_HALD_MADSEN
+        or pid == P_SHOR
+    ):
+        return 1
+    if (
+        pid == P_CHAINED_LQ
+        or pid == P_CHAINED_CB3_1
+        or pid == P_CHAINED_MIFFLIN2
+        or pid == P_CHAINED_CRESCENT_2
+        or pid == P_CHEB_ROSENBROCK
+        or pid == P_NS1
+        or pid == P_NS_ROSENBROCK
+        or pid == P_CHAINED_NS_ROSENBROCK
+    ):
+        return n - 1
+    if pid == P_BROWN2:
+        return 2 * (n - 1)
+    if pid == P_PHASE_RETRIEVAL:
+        return data.shape[0]
+    if pid == P_L1_NONCONVEX_REGRESSION:
+        return n + 1
+    if pid == P_WEIGHTED_L1 or pid == P_DOUBLE_WELL_SQ:
+        return n
+    if pid == P_L1_PLUS_QUADRATIC:
+        return 2
+    if pid == P_TRAP or pid == P_TRAP_ND:
+        return n // 2
+    return -1
+
+
+@nb.njit(cache=True)
+def _pc_max_pieces(pid, n):
+    """An upper bound on |K_j| over the groups (size of the value buffer)."""
+    if pid == P_MAXQ:
+        return n
+    if pid == P_MXHILB or pid == P_ACTIVE_FACES:
+        return 2 * n + 2
+    if pid == P_HALD_MADSEN:
+        return 42
+    if pid == P_SHOR:
+        return 10
+    return 3
+
+
+@nb.njit(cache=True)
+def _pc_max_nnz(pid, n):
+    """An upper bound on the stored entries of one piece gradient."""
+    if (
+        pid == P_MXHILB
+        or pid == P_CHAINED_CB3_2
+        or pid == P_ACTIVE_FACES
+        or pid == P_CHAINED_CRESCENT_1
+        or pid == P_SHOR
+        or pid == P_PHASE_RETRIEVAL
+        or pid == P_L1_NONCONVEX_REGRESSION
+    ):
+        return n
+    if pid == P_HALD_MADSEN:
+        return 5
+    return 2
+
+
+@nb.njit(cache=True, inline="always")
+def _brown2_ab(x, j):
+    """Group j of Brown 2: (index of a, index of b) with the piece s a |a|^(b^2)."""
+    i = j // 2
+    if j % 2 == 0:
+        return i, i + 1
+    return i + 1, i
+
+
+@nb.njit(cache=True)
+def _pc_values(pid, prm, data, x, j, vals):
+    """Values of all pieces of group j into vals[0:K]; returns K (-inf marks an undefined piece)."""
+    n = x.shape[0]
+    if pid == P_MAXQ:
+        for k in range(n):
+            vals[k] = x[k] * x[k]
+        return n
+    if pid == P_MXHILB:
+        for i in range(n):
+            r = _mxhilb_residual(x, i)
+            vals[2 * i] = r
+            vals[2 * i + 1] = -r
+        return 2 * n
+    if pid == P_CHAINED_LQ:
+        u = x[j]
+        v = x[j + 1]
+        a = -u - v
+        vals[0] = a
+        vals[1] = a + (u * u + v * v - 1.0)
+        return 2
+    if pid == P_CHAINED_CB3_1:
+        a, b, c = _cb3_pieces(x[j], x[j + 1])
+        vals[0] = a
+        vals[1] = b
+        vals[2] = c
+        return 3
+    if pid == P_CHAINED_CB3_2:
+        a, b, c = _cb3_2_sums(x)
+        vals[0] = a
+        vals[1] = b
+        vals[2] = c
+        return 3
+    if pid == P_ACTIVE_FACES:
+        y = 0.0
+        for i in range(n):
+            y = y - x[i]
+            for t in range(2):
+                arg = x[i] if t == 0 else -x[i]
+                vals[2 * i + t] = math.log1p(arg) if arg > -1.0 else -np.inf
+        for t in range(2):
+            arg = y if t == 0 else -y
+            vals[2 * n + t] = math.log1p(arg) if arg > -1.0 else -np.inf
+        return 2 * n + 2
+    if pid == P_BROWN2:
+        ia, ib = _brown2_ab(x, j)
+        a = x[ia]
+        b = x[ib]
+        h = a * abs(a) ** (b * b)
+        vals[0] = h
+        vals[1] = -h
+        return 2
+    if pid == P_CHAINED_MIFFLIN2:
+        u = x[j]
+        v = x[j + 1]
+        y = u * u + v * v - 1.0
+        vals[0] = -u + 3.75 * y
+        vals[1] = -u + 0.25 * y
+        return 2
+    if pid == P_CHAINED_CRESCENT_1:
+        s1, s2 = _crescent_1_sums(x)
+        vals[0] = s1
+        vals[1] = s2
+        return 2
+    if pid == P_CHAINED_CRESCENT_2:
+        p1, p2 = _crescent_pieces(x[j], x[j + 1])
+        vals[0] = p1
+        vals[1] = p2
+        return 2
+    if pid == P_CHEB_ROSENBROCK:
+        r = x[j + 1] - 2.0 * x[j] * x[j] + 1.0
+        sm = 0.25 * (x[0] - 1.0) * (x[0] - 1.0) if j == 0 else 0.0
+        vals[0] = r * r + sm
+        return 1
+    if pid == P_NS1:
+        r = x[j + 1] - 2.0 * x[j] * x[j] + 1.0
+        sm = 0.25 * (x[0] - 1.0) * (x[0] - 1.0) if j == 0 else 0.0
+        vals[0] = r + sm
+        vals[1] = -r + sm
+        return 2
+    if pid == P_NS_ROSENBROCK or pid == P_CHAINED_NS_ROSENBROCK:
+        w = prm[0]
+        d = x[j] * x[j] - x[j + 1]
+        sm = (1.0 - x[j]) * (1.0 - x[j])
+        vals[0] = w * d + sm
+        vals[1] = -w * d + sm
+        return 2
+    if pid == P_HALD_MADSEN:
+        for i in range(21):
+            v, _, _, _ = _hald_v(x, i)
+            vals[2 * i] = v
+            vals[2 * i + 1] = -v
+        return 42
+    if pid == P_SHOR:
+        for i in range(data.shape[0]):
+            vals[i] = _shor_piece(data, x, i)
+        return data.shape[0]
+    if pid == P_PHASE_RETRIEVAL:
+        p = _row_dot(data, j, x)
+        r = (p * p - data[j, n]) / data.shape[0]
+        vals[0] = r
+        vals[1] = -r
+        return 2
+    if pid == P_L1_NONCONVEX_REGRESSION:
+        if j == 0:
+            m = data.shape[0]
+            h = 0.0
+            for i in range(m):
+                r = _row_dot(data, i, x) - data[i, n]
+                h += math.log1p(r * r)
+            vals[0] = h / m
+            return 1
+        v = prm[0] * x[j - 1]
+        vals[0] = v
+        vals[1] = -v
+        return 2
+    if pid == P_WEIGHTED_L1:
+        v = prm[j] * x[j]
+        vals[0] = v
+        vals[1] = -v
+        return 2
+    if pid == P_L1_PLUS_QUADRATIC:
+        if j == 0:
+            vals[0] = x[0]
+            vals[1] = -x[0]
+            return 2
+        vals[0] = 0.5 * x[1] * x[1]
+        return 1
+    if pid == P_DOUBLE_WELL_SQ:
+        q = x[j] * x[j] - 1.0
+        vals[0] = q
+        vals[1] = -q
+        return 2
+    if pid == P_TRAP or pid == P_TRAP_ND:
+        u = x[2 * j]
+        v = x[2 * j + 1]
+        s = u + v
+        sm = 0.5 * prm[0] * s + 0.5 * s * s
+        vals[0] = (u - v) + sm
+        vals[1] = (v - u) + sm
+        return 2
+    return 0
+
+
+@nb.njit(cache=True, inline="always")
+def _put(idx, val, e, i, v):
+    idx[e] = i
+    val[e] = v
+    return e + 1
+
+
+@nb.njit(cache=True)
+def _pc_grad(pid, prm, data, x, j, k, idx, val, e):
+    """Append the gradient of piece k of group j as entries idx/val[e:]; returns the new end."""
+    n = x.shape[0]
+    if pid == P_MAXQ:
+        return _put(idx, val, e, k, 2.0 * x[k])
+    if pid == P_MXHILB:
+        i = k // 2
+        s = 1.0 if k % 2 == 0 else -1.0
+        for q in range(n):
+            e = _put(idx, val, e, q, s / (i + q + 1.0))
+        return e
+    if pid == P_CHAINED_LQ:
+        if k == 0:
+            e = _put(idx, val, e, j, -1.0)
+            return _put(idx, val, e, j + 1, -1.0)
+        e = _put(idx, val, e, j, -1.0 + 2.0 * x[j])
+        return _put(idx, val, e, j + 1, -1.0 + 2.0 * x[j + 1])
+    if pid == P_CHAINED_CB3_1:
+        u = x[j]
+        v = x[j + 1]
+        if k == 0:
+            e = _put(idx, val, e, j, 4.0 * u * u * u)
+            return _put(idx, val, e, j + 1, 2.0 * v)
+        if k == 1:
+            e = _put(idx, val, e, j, 2.0 * u - 4.0)
+            return _put(idx, val, e, j + 1, 2.0 * v - 4.0)
+        c = 2.0 * math.exp(-u + v)
+        e = _put(idx, val, e, j, -c)
+        return _put(idx, val, e, j + 1, c)
+    if pid == P_CHAINED_CB3_2:
+        for q in range(n):
+            g = 0.0
+            if q >= 1:
+                if k == 0:
+                    g = 2.0 * x[q]
+                elif k == 1:
+                    g = 2.0 * x[q] - 4.0
+                else:
+                    g = 2.0 * math.exp(-x[q - 1] + x[q])
+            if q <= n - 2:
+                if k == 0:
+                    g = g + 4.0 * x[q] * x[q] * x[q]
+                elif k == 1:
+                    g = g + 2.0 * x[q] - 4.0
+                else:
+                    g = g - 2.0 * math.exp(-x[q] + x[q + 1])
+            e = _put(idx, val, e, q, g)
+        return e
+    if pid == P_ACTIVE_FACES:
+        s = 1.0 if k % 2 == 0 else -1.0
+        if k < 2 * n:
+            i = k // 2
+            return _put(idx, val, e, i, s / (1.0 + s * x[i]))
+        y = 0.0
+        for q in range(n):
+            y = y - x[q]
+        g = -s / (1.0 + s * y)
+        for q in range(n):
+            e = _put(idx, val, e, q, g)
+        return e
+    if pid == P_BROWN2:
+        ia, ib = _brown2_ab(x, j)
+        a = x[ia]
+        b = x[ib]
+        s = 1.0 if k == 0 else -1.0
+        pw = abs(a) ** (b * b)
+        la = math.log(abs(a)) if a != 0.0 else 0.0
+        ga = s * (b * b + 1.0) * pw
+        gb = s * a * pw * 2.0 * b * la
+        if ia < ib:
+            e = _put(idx, val, e, ia, ga)
+            return _put(idx, val, e, ib, gb)
+        e = _put(idx, val, e, ib, gb)
+        return _put(idx, val, e, ia, ga)
+    if pid == P_CHAINED_MIFFLIN2:
+        kk = 7.5 if k == 0 else 0.5
+        e = _put(idx, val, e, j, -1.0 + kk * x[j])
+        return _put(idx, val, e, j + 1, kk * x[j + 1])
+    if pid == P_CHAINED_CRESCENT_1:
+        sg = 1.0 if k == 0 else -1.0
+        for q in range(n):
+            g = 0.0
+            if q >= 1:
+                g = sg * 2.0 * (x[q] - 1.0) + 1.0
+            if q <= n - 2:
+                g = g + sg * 2.0 * x[q]
+            e = _put(idx, val, e, q, g)
+        return e
+    if pid == P_CHAINED_CRESCENT_2:
+        sg = 1.0 if k == 0 else -1.0
+        e = _put(idx, val, e, j, sg * 2.0 * x[j])
+        return _put(idx, val, e, j + 1, sg * 2.0 * (x[j + 1] - 1.0) + 1.0)
+    if pid == P_CHEB_ROSENBROCK:
+        r = x[j + 1] - 2.0 * x[j] * x[j] + 1.0
+        g0 = -8.0 * x[j] * r
+        if j == 0:
+            g0 = g0 + 0.5 * (x[0] - 1.0)
+        e = _put(idx, val, e, j, g0)
+        return _put(idx, val, e, j + 1, 2.0 * r)
+    if pid == P_NS1:
+        s = 1.0 if k == 0 else -1.0
+        g0 = -4.0 * x[j] * s
+        if j == 0:
+            g0 = g0 + 0.5 * (x[0] - 1.0)
+        e = _put(idx, val, e, j, g0)
+        return _put(idx, val, e, j + 1, s)
+    if pid == P_NS_ROSENBROCK or pid == P_CHAINED_NS_ROSENBROCK:
+        w = prm[0]
+        s = 1.0 if k == 0 else -1.0
+        e = _put(idx, val, e, j, 2.0 * w * s * x[j] - 2.0 * (1.0 - x[j]))
+        return _put(idx, val, e, j + 1, -w * s)
+    if pid == P_HALD_MADSEN:
+        i = k // 2
+        s = 1.0 if k % 2 == 0 else -1.0
+        _, num, den, t = _hald_v(x, i)
+        q = num / (den * den)
+        e = _put(idx, val, e, 0, s / den)
+        e = _put(idx, val, e, 1, s * t / den)
+        e = _put(idx, val, e, 2, -s * q * t)
+        e = _put(idx, val, e, 3, -s * q * t * t)
+        return _put(idx, val, e, 4, -s * q * t * t * t)
+    if pid == P_SHOR:
+        for q in range(n):
+            e = _put(idx, val, e, q, 2.0 * data[k, n] * (x[q] - data[k, q]))
+        return e
+    if pid == P_PHASE_RETRIEVAL:
+        s = 1.0 if k == 0 else -1.0
+        p = _row_dot(data, j, x)
+        coef = s * 2.0 * p / data.shape[0]
+        for q in range(n):
+            e = _put(idx, val, e, q, coef * data[j, q])
+        return e
+    if pid == P_L1_NONCONVEX_REGRESSION:
+        if j == 0:
+            m = data.shape[0]
+            start = e
+            for q in range(n):
+                e = _put(idx, val, e, q, 0.0)
+            for i in range(m):
+                r = _row_dot(data, i, x) - data[i, n]
+                coef = 2.0 * r / (1.0 + r * r)
+                for q in range(n):
+                    val[start + q] += coef * data[i, q]
+            for q in range(n):
+                val[start + q] = val[start + q] / m
+            return e
+        s = 1.0 if k == 0 else -1.0
+        return _put(idx, val, e, j - 1, s * prm[0])
+    if pid == P_WEIGHTED_L1:
+        s = 1.0 if k == 0 else -1.0
+        return _put(idx, val, e, j, s * prm[j])
+    if pid == P_L1_PLUS_QUADRATIC:
+        if j == 0:
+            return _put(idx, val, e, 0, 1.0 if k == 0 else -1.0)
+        return _put(idx, val, e, 1, x[1])
+    if pid == P_DOUBLE_WELL_SQ:
+        s = 1.0 if k == 0 else -1.0
+        return _put(idx, val, e, j, s * 2.0 * x[j])
+    if pid == P_TRAP or pid == P_TRAP_ND:
+        u = x[2 * j]
+        v = x[2 * j + 1]
+        base = (u + v) + 0.5 * prm[0]
+        s = 1.0 if k == 0 else -1.0
+        e = _put(idx, val, e, 2 * j, base + s)
+        return _put(idx, val, e, 2 * j + 1, base - s)
+    return e
+
+
+@nb.njit(cache=True)
+def _grow_f(a, size):
+    b = np.empty(size, dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@nb.njit(cache=True)
+def _grow_i(a, size):
+    b = np.empty(size, dtype=np.int64)
+    b[: a.shape[0]] = a
+    return b
+
+
+@nb.njit(cache=True)
+def pieces(pid, prm, data, x, eta):
+    """The eta-active pieces of every group of problem ``pid`` at x, in a CSR-of-sparse-vectors layout.
+
+    Returns ``(gptr, pptr, idx, val, pval, pkey)``:
+
+    * ``gptr`` int64 (J+1,): group j owns pieces gptr[j]..gptr[j+1]-1 (its eta-active pieces,
+      k with phi_jk(x) >= max_l phi_jl(x) - eta, in increasing k; a group is empty only when its
+      values are NaN);
+    * ``pptr`` int64 (P+1,): piece p owns entries pptr[p]..pptr[p+1]-1 of ``idx``/``val``, its
+      gradient sum_e val[e] e_{idx[e]} (at most 2 entries for chains and pairs, n for global
+      pieces; coordinates distinct within a piece);
+    * ``pval`` float64 (P,): phi_jk(x); ``pkey`` int64 (P,): k, the index of the piece in K_j.
+
+    ``eta`` >= 0; eta = inf gives every (defined) piece. sum_j max_k phi_jk(x) = f(x) up to rounding.
+    A problem without pieces (not regular, see the section comment) returns gptr = [-1] and
+    empty arrays. Cost O(n) for chains and pairs, O(n) for the global maxima, O(n^2) for MXHILB,
+    O(m n) for the finite sums.
+    """
+    n = x.shape[0]
+    J = pieces_n_groups(pid, prm, data, n)
+    if J < 0:
+        e0 = np.zeros(0, dtype=np.int64)
+        return np.full(1, -1, dtype=np.int64), np.zeros(1, dtype=np.int64), e0, np.zeros(0), np.zeros(0), e0
+    vals = np.empty(_pc_max_pieces(pid, n))
+    nnz = _pc_max_nnz(pid, n)
+    gptr = np.empty(J + 1, dtype=np.int64)
+    cap_p = 2 * J + 8
+    cap_e = 2 * cap_p + nnz
+    pptr = np.empty(cap_p + 1, dtype=np.int64)
+    pval = np.empty(cap_p)
+    pkey = np.empty(cap_p, dtype=np.int64)
+    idx = np.empty(cap_e, dtype=np.int64)
+    val = np.empty(cap_e)
+    gptr[0] = 0
+    pptr[0] = 0
+    P = 0
+    E = 0
+    for j in range(J):
+        K = _pc_values(pid, prm, data, x, j, vals)
+        mx = -np.inf
+        for k in range(K):
+            if vals[k] > mx:
+                mx = vals[k]
+        thr = mx - eta
+        for k in range(K):
+            vk = vals[k]
+            if vk >= thr and vk > -np.inf:
+                if P + 1 > cap_p:
+                    cap_p = 2 * cap_p
+                    pptr = _grow_i(pptr, cap_p + 1)
+                    pval = _grow_f(pval, cap_p)
+                    pkey = _grow_i(pkey, cap_p)
+                if E + nnz > cap_e:
+                    cap_e = 2 * cap_e + nnz
+                    idx = _grow_i(idx, cap_e)
+                    val = _grow_f(val, cap_e)
+                E = _pc_grad(pid, prm, data, x, j, k, idx, val, E)
+                pval[P] = vk
+                pkey[P] = k
+                P += 1
+                pptr[P] = E
+        gptr[j + 1] = P
+    return gptr, pptr[: P + 1].copy(), idx[:E].copy(), val[:E].copy(), pval[:P].copy(), pkey[:P].copy()

@@ -45,6 +45,9 @@ QUANTILES = (0.5, 0.9, 0.99, 0.999)
 WINDOW_EXPECTED_COUNT = 30
 #: significance (Bonferroni over blocks) of the decaying-frequency test in the p_min check
 DECAY_ALPHA = 1e-6
+#: default number of parametric-bootstrap replicates of the delay goodness-of-fit test in
+#: ``schedule_stats`` (about 10 ms each at 100k events; replicates are capped at 200k events)
+STATS_N_BOOT = 99
 
 
 def delay_histogram(delays: np.ndarray, max_bins: int = 60) -> dict[str, list]:
@@ -216,18 +219,32 @@ def _model_of(schedule: Schedule):
         return None
 
 
-def schedule_stats(schedule: Schedule, *, step_exponent: float = 0.75, max_lag: int = 10) -> dict[str, Any]:
+def schedule_stats(
+    schedule: Schedule,
+    *,
+    step_exponent: float = 0.75,
+    max_lag: int = 10,
+    n_boot: int = STATS_N_BOOT,
+    seed: int | None = None,
+) -> dict[str, Any]:
     """All statistics of ``schedule`` as one JSON-able dict.
 
     Keys: ``n_events``, ``n_workers``, ``n_blocks``, ``source``, ``delay`` (of the oldest block,
     k - read_lo: mean, std, max, quantiles, histogram), ``delay_min`` (k - read_hi), ``torn_fraction``,
     ``block_freq``, ``writer_freq``, ``p_min_hat`` (with ``p_min`` details), ``tail_index`` (Hill,
     with ``tail``), ``delay_autocorrelation`` (lags 1..max_lag), ``declared_delay_bound``,
-    ``assumptions`` {name: bool} and ``assumption_details`` {name: text}.
+    ``assumptions`` {name: bool}, ``assumption_details`` {name: text} and ``tests``, the tests of
+    the delay model (:mod:`asyncconv.schedule.gof`, measures.md §8.4): ``delay_gof`` (χ² goodness
+    of fit to the model's delay law, with a parametric-bootstrap p-value from ``n_boot`` redrawn
+    schedules seeded by (schedule.seed, ``seed``); ``n_boot = 0`` skips the bootstrap),
+    ``block_delay_independence`` ({"block", "writer"} × delay-bin χ² tests) and
+    ``delay_homogeneity`` (early against late half).
 
     ``step_exponent`` p is that of the step sizes γ_k ∝ k^-p used in the step-delay condition
     (default 0.75, ``reference/model.md`` §4).
     """
+    from asyncconv.schedule.gof import block_delay_independence, delay_gof, delay_homogeneity
+
     d = schedule.delay()
     dmin = schedule.delay_min()
     bf = block_frequencies(schedule)
@@ -286,4 +303,9 @@ def schedule_stats(schedule: Schedule, *, step_exponent: float = 0.75, max_lag: 
         "step_exponent": step_exponent,
         "assumptions": assumptions,
         "assumption_details": details,
+        "tests": {
+            "delay_gof": delay_gof(schedule, n_boot=n_boot, seed=seed),
+            "block_delay_independence": block_delay_independence(schedule),
+            "delay_homogeneity": delay_homogeneity(schedule),
+        },
     }

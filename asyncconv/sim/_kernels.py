@@ -27,9 +27,11 @@ from asyncconv.problems._kernels import grad_range, value
 from asyncconv.rng import normal, stream_seed, uniform
 
 # metric columns of the trajectory array
-M_K, M_T, M_FGAP, M_DIST, M_GNORM, M_UNORM, M_VEL, M_STALE, M_F = range(9)
-N_METRICS = 9
-METRIC_NAMES = ("k", "t", "f_gap", "dist", "gnorm", "unorm", "velocity", "staleness", "f")
+M_K, M_T, M_FGAP, M_DIST, M_GNORM, M_UNORM, M_VEL, M_STALE, M_F, M_AGE = range(10)
+N_METRICS = 10
+# age: max of γ_k · (k - oldest version read) over the writes since the previous checkpoint, the
+# step x delay product whose vanishing the theory assumes (measures.md §8.4.5)
+METRIC_NAMES = ("k", "t", "f_gap", "dist", "gnorm", "unorm", "velocity", "staleness", "f", "age")
 
 STATUS_FINISHED, STATUS_DIVERGED = 0, 1
 _S_NOISE, _S_BATCH, _S_FACTOR = 0, 1, 2
@@ -70,8 +72,9 @@ def _full_gradient_norm(pid, prm, data, x, gfull, idx0):
 
 
 @nb.njit(cache=True)
-def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, gfull, idx0):
+def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, gfull, idx0, age):
     n = x.shape[0]
+    row[M_AGE] = age
     f = value(pid, prm, data, x)
     row[M_K] = k
     row[M_T] = t
@@ -101,12 +104,50 @@ def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, g
 
 
 @nb.njit(cache=True)
+def _read_point(x, y, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cut, coord_block, vblock):
+    """The whole point x̂^k write k read, into y[n]: x with every write made after the read of its
+    block undone (the undo log walked back from write k - 1 to the oldest version read)."""
+    n = x.shape[0]
+    for i in range(n):
+        y[i] = x[i]
+    torn = cut_ptr[k + 1] > cut_ptr[k]
+    if torn:
+        for bb in range(vblock.shape[0]):
+            v = v_lo
+            for q in range(cut_ptr[k], cut_ptr[k + 1]):
+                if cut[q] <= bb:
+                    v += 1
+            vblock[bb] = v
+    for w in range(k - 1, v_lo - 1, -1):
+        slot = w % hist_len
+        for i in range(log_lo[slot], log_hi[slot]):
+            if (not torn) or vblock[coord_block[i]] <= w:
+                y[i] = log_val[slot, i - log_lo[slot]]
+
+
+@nb.njit(cache=True)
+def _probe(row, xrow, k, t, pid, prm, data, x, u):
+    """A probe: (k, t, f, ||u||) after write k - 1, and x when ``xrow`` has room for it (n, not 0)."""
+    row[0] = k
+    row[1] = t
+    row[2] = value(pid, prm, data, x)
+    s = 0.0
+    for r in range(u.shape[0]):
+        for i in range(x.shape[0]):
+            s += u[r, i] * u[r, i]
+    row[3] = math.sqrt(s)
+    if xrow.shape[0] == x.shape[0]:
+        for i in range(x.shape[0]):
+            xrow[i] = x[i]
+
+
+@nb.njit(cache=True)
 def prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p, nu0, clock, n_ckpt):
     """Pass 1: per-worker step factors, the steps γ_k and the checkpoint ratio.
 
     The factor of worker c is drawn once per replica, f_c = f_low + (1 - f_low) U(key, c). Returns
-    (steps[K], t_first, ratio) with checkpoints τ_j = t_first · ratio^(j - 1), j = 1..n_ckpt, the
-    last one the horizon T = Σ γ_k.
+    (steps[K], t_first, ratio, T) with checkpoints τ_j = t_first · ratio^(j - 1), j = 1..n_ckpt, the
+    last one the horizon T = Σ γ_k (summed in write order, as the replay's clock).
     """
     K = writer.shape[0]
     P = own_b0.shape[0]
@@ -130,7 +171,7 @@ def prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p, nu
         wcount[c] += 1
         bcount[b0] += 1
     ratio = (t / t_first) ** (1.0 / max(n_ckpt - 1, 1)) if t_first > 0.0 else 1.0
-    return steps, t_first, ratio
+    return steps, t_first, ratio, t
 
 
 @nb.njit(cache=True)
@@ -142,11 +183,14 @@ def start(pid, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state)
     xprev = x0.copy()
     gfull = np.empty(x0.shape[0])
     _record(out_metrics[0], 0, 0.0, pid, prm, data, x0, f_ref, crit, u, xprev, 0.0, 0.0, gfull,
-            np.empty(0, dtype=np.int64))  # fmt: skip
+            np.empty(0, dtype=np.int64), 0.0)  # fmt: skip
     clock_state[0] = 0.0  # t
     clock_state[1] = 0.0  # t at the previous checkpoint
     clock_state[2] = t_first  # next checkpoint time τ
     clock_state[3] = 1.0  # next checkpoint row
+    clock_state[4] = 0.0  # next probe
+    clock_state[5] = 0.0  # max γ·delay since the previous checkpoint
+    clock_state[6] = np.nan  # ODE time after write K // 2 (how much clock the second half adds)
 
 
 @nb.njit(cache=True)
@@ -155,15 +199,21 @@ def advance(
     block_off, coord_block, own_b0, own_b1,
     writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
     momentum, mcoef, per_worker, noise, noise_scale, noise_df, batch, key, n_ckpt,
-    steps, ratio, k_start, k_stop,
+    steps, ratio, k_start, k_stop, probe_t, tail_from,
     x, u, log_lo, log_hi, log_val, xprev, clock_state, out_metrics, out_counts,
+    out_probe, out_probe_x, out_tail,
 ):  # fmt: skip
     """Pass 2: apply writes ``k_start .. k_stop - 1``, updating the state arrays in place.
 
     State: ``x[n]``, ``u[P or 1, n]``, the undo log ``log_lo/log_hi[L]``, ``log_val[L, W]``,
-    ``xprev[n]`` (iterate at the previous checkpoint), ``clock_state = (t, t_prev, τ, next row)``,
-    ``out_metrics`` and ``out_counts``. Stopping at any k and continuing from the same arrays gives
-    the same bits as one call: every random number is a function of (key, k).
+    ``xprev[n]`` (iterate at the previous checkpoint), ``clock_state = (t, t_prev, τ, next row,
+    next probe, max γ·delay since the last row, t after write K // 2)``, ``out_metrics`` and ``out_counts``. Stopping at any k and continuing from the
+    same arrays gives the same bits as one call: every random number is a function of (key, k).
+
+    Probes (for window and shadowing checks): ``out_probe[q] = (k, t, f, ||u||)`` at the first write
+    whose ODE time reaches ``probe_t[q]`` (sorted), and the iterate in ``out_probe_x[q]`` when that
+    array has n columns (0 columns: not stored). Tail (for the trajectory certificate): ``out_tail[k - tail_from]`` is the
+    whole read point x̂^k of each write k >= tail_from.
     Returns (status, writes applied so far).
     """
     n = x.shape[0]
@@ -181,6 +231,10 @@ def advance(
     t_prev = clock_state[1]
     tau = clock_state[2]
     next_ckpt = int(clock_state[3])
+    next_probe = int(clock_state[4])
+    age = clock_state[5]
+    n_probe = probe_t.shape[0]
+    vblock_all = np.empty(B, dtype=np.int64)
     status = STATUS_FINISHED
     done = k_stop
     a = 0
@@ -225,6 +279,9 @@ def advance(
                     if (not torn) or vblock[coord_block[i]] <= w:
                         xhat[i] = log_val[slot, i - log_lo[slot]]
             src = xhat
+        if k >= tail_from:
+            _read_point(x, out_tail[k - tail_from], k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr,
+                        cut, coord_block, vblock_all)  # fmt: skip
         # stochastic subgradient on [lo, hi)
         if n_samples > 0:
             for j in range(batch):
@@ -245,6 +302,9 @@ def advance(
                 g[j] += noise_scale * z / math.sqrt(chi / noise_df)
         gamma = steps[k]
         t += gamma
+        age = max(age, gamma * (k - v_lo))
+        if k == K // 2:
+            clock_state[6] = t
         # staleness ||x̂ - x|| before this write, needed only when a row is recorded after it
         if overlap and ((next_ckpt < n_ckpt and t >= tau) or k == K - 1):
             stale = 0.0
@@ -295,17 +355,23 @@ def advance(
             break
         while next_ckpt < n_ckpt and t >= tau:
             _record(out_metrics[next_ckpt], k + 1, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
-                    stale, gfull, idx0)  # fmt: skip
+                    stale, gfull, idx0, age)  # fmt: skip
+            age = 0.0
             t_prev = t
             next_ckpt += 1
             tau *= ratio
+        while next_probe < n_probe and t >= probe_t[next_probe]:
+            _probe(out_probe[next_probe], out_probe_x[next_probe], k + 1, t, pid, prm, data, x, u)
+            next_probe += 1
     if status == STATUS_FINISHED and k_stop == K and K > 0 and k_start < K:
         _record(out_metrics[n_ckpt], K, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
-                stale, gfull, idx0)  # fmt: skip
+                stale, gfull, idx0, age)  # fmt: skip
     clock_state[0] = t
     clock_state[1] = t_prev
     clock_state[2] = tau
     clock_state[3] = next_ckpt
+    clock_state[4] = next_probe
+    clock_state[5] = age
     return status, done
 
 
@@ -315,36 +381,48 @@ def replay_one(
     block_off, coord_block, own_b0, own_b1,
     writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
     momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
-    noise, noise_scale, noise_df, batch, key, n_ckpt,
-    out_metrics, out_x, out_counts,
+    noise, noise_scale, noise_df, batch, key, n_ckpt, probe_frac,
+    out_metrics, out_x, out_counts, out_probe, out_probe_x, out_tail, out_clock,
 ):  # fmt: skip
     """Replay one schedule (K writes) through the iteration for one replica.
 
     Writes ``out_metrics[n_ckpt + 1, N_METRICS]`` (row 0: the start; row j >= 1: the first write
     whose ODE time t_k = Σ γ reaches τ_j, τ geometric from the first step to the horizon T; the last
-    row is the end), ``out_x[n]`` (final iterate) and ``out_counts[B]`` (updates per block).
+    row is the end), ``out_x[n]`` (final iterate), ``out_counts[B]`` (updates per block), the probes
+    at ODE times ``probe_frac · T`` (``out_probe[Q, 4]``, ``out_probe_x[Q or 0, n]``) and the read
+    points of the last M writes (``out_tail[M, n]``), and ``out_clock = (T, t after write K // 2)``.
     Returns (status, number of writes applied).
     """
     P = own_b0.shape[0]
     n = x0.shape[0]
-    steps, t_first, ratio = prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p, nu0,
-                                    clock, n_ckpt)  # fmt: skip
+    steps, t_first, ratio, horizon = prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p,
+                                             nu0, clock, n_ckpt)  # fmt: skip
+    probe_t = probe_frac * horizon
+    for q in range(out_probe.shape[0]):
+        for j in range(out_probe.shape[1]):
+            out_probe[q, j] = np.nan
+    for q in range(out_tail.shape[0]):
+        for i in range(n):
+            out_tail[q, i] = np.nan
     x = x0.copy()
     u = np.zeros((P if per_worker else 1, n))
     log_lo = np.zeros(hist_len, dtype=np.int64)
     log_hi = np.zeros(hist_len, dtype=np.int64)
     log_val = np.empty((hist_len, max_width))
     xprev = x0.copy()
-    clock_state = np.empty(4)
+    clock_state = np.empty(7)
     start(pid, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state)
     out_counts[:] = 0
     status, done = advance(
         pid, prm, data, f_ref, crit, halo, n_samples, block_off, coord_block, own_b0, own_b1,
         writer, block, read_lo, cut_ptr, cut, hist_len, max_width, momentum, mcoef, per_worker,
-        noise, noise_scale, noise_df, batch, key, n_ckpt, steps, ratio, 0, writer.shape[0],
-        x, u, log_lo, log_hi, log_val, xprev, clock_state, out_metrics, out_counts,
+        noise, noise_scale, noise_df, batch, key, n_ckpt, steps, ratio, 0, writer.shape[0], probe_t,
+        writer.shape[0] - out_tail.shape[0], x, u, log_lo, log_hi, log_val, xprev, clock_state, out_metrics,
+        out_counts, out_probe, out_probe_x, out_tail,
     )  # fmt: skip
     out_x[:] = x
+    out_clock[0] = clock_state[0]
+    out_clock[1] = clock_state[6]
     return status, done
 
 
@@ -354,8 +432,8 @@ def replay_many(
     block_off, coord_block, own_b0, own_b1,
     ev_ptr, writer, block, read_lo, cut_ev_ptr, cut_ptr, cut, hist_len, max_width,
     momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
-    noise, noise_scale, noise_df, batch, keys, n_ckpt,
-    out_metrics, out_x, out_counts, out_status, out_done,
+    noise, noise_scale, noise_df, batch, keys, n_ckpt, probe_frac,
+    out_metrics, out_x, out_counts, out_probe, out_probe_x, out_tail, out_clock, out_status, out_done,
 ):  # fmt: skip
     """Replay R schedules (concatenated: replica r owns events ev_ptr[r]:ev_ptr[r + 1]) in parallel.
 
@@ -371,7 +449,8 @@ def replay_many(
             pid, prm, data, x0, f_ref, crit, halo, n_samples, block_off, coord_block, own_b0, own_b1,
             writer[e0:e1], block[e0:e1], read_lo[e0:e1], cp, cut[c0:c1], hist_len, max_width,
             momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low, noise, noise_scale, noise_df,
-            batch, keys[r], n_ckpt, out_metrics[r], out_x[r], out_counts[r],
+            batch, keys[r], n_ckpt, probe_frac, out_metrics[r], out_x[r], out_counts[r], out_probe[r],
+            out_probe_x[r], out_tail[r], out_clock[r],
         )  # fmt: skip
         out_status[r] = st
         out_done[r] = dn

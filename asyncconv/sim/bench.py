@@ -49,7 +49,7 @@ from asyncconv.problems._kernels import _chained_lq_grad, grad_range
 from asyncconv.rng import key_from_seed, py_stream_seed, py_uniform
 from asyncconv.schedule import ScheduleModel, draw_schedule
 from asyncconv.sim import _kernels
-from asyncconv.sim.simulate import _layout, _max_width, _pack, _run, replay, simulate
+from asyncconv.sim.simulate import DEFAULT_PROBES, N_OUT, _layout, _max_width, _pack, _run, replay, simulate
 from asyncconv.sim.variants import Iteration
 
 __all__ = ["format_report", "run_bench"]
@@ -114,7 +114,7 @@ def _run_kernel(args: tuple) -> np.ndarray:
     _kernels.replay_many(*args)
     if (args[-2] != _kernels.STATUS_FINISHED).any():
         raise RuntimeError("the replay kernel reported a divergence in the benchmark case")
-    x = args[-4]
+    x = args[-N_OUT + 1]
     return x[0].copy() if x.shape[0] == 1 else x.copy()
 
 
@@ -675,7 +675,10 @@ def _threads(
                         ("ceiling", lambda: _ceiling_loop(R, m_ceiling)),
                         ("kernel", lambda: _run_kernel(args)),
                         ("kernel_ckpt2", lambda: _run_kernel(args2)),
-                        ("run", lambda: _run(problem, scheds, keys, it, N_CKPT, None)),
+                        (
+                            "run",
+                            lambda: _run(problem, scheds, keys, it, N_CKPT, None, DEFAULT_PROBES, False, 0),
+                        ),
                     ]
                     if rep < REPEATS:
                         jobs.append(

@@ -25,10 +25,28 @@ from asyncconv.schedule import Schedule, ScheduleModel, draw_schedule, partition
 from asyncconv.sim import _kernels
 from asyncconv.sim.variants import Iteration
 
-__all__ = ["METRIC_NAMES", "ReplayState", "SimResult", "replay", "simulate"]
+__all__ = ["METRIC_NAMES", "PROBE_NAMES", "ReplayState", "SimResult", "probe_fractions", "replay", "simulate"]
 
 METRIC_NAMES = _kernels.METRIC_NAMES
+PROBE_NAMES = ("k", "t", "f", "unorm")
 STATUS = ("finished", "diverged")
+DEFAULT_PROBES = 64
+
+
+def probe_fractions(probes: int | np.ndarray | None) -> np.ndarray:
+    """Probe times as fractions of the horizon T: an int Q gives Q uniform times (1..Q)/Q·T; an
+    array is used as given (sorted, in [0, 1]); None gives none."""
+    if probes is None:
+        return np.zeros(0)
+    if np.isscalar(probes):
+        q = check_int(int(probes), "probes", ge=0)
+        return np.arange(1, q + 1, dtype=np.float64) / max(q, 1)
+    frac = np.asarray(probes, dtype=np.float64).ravel()
+    if not (
+        np.isfinite(frac).all() and (frac >= 0).all() and (frac <= 1).all() and (np.diff(frac) >= 0).all()
+    ):
+        raise ConfigError("probes", "must be sorted fractions of the horizon in [0, 1]")
+    return frac
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,11 +58,23 @@ class SimResult:
     metrics : ndarray, shape (R, n_ckpt + 1, len(METRIC_NAMES))
         Row 0 is the start, the last row the end; rows in between are the first writes whose ODE
         time reaches geometric checkpoints. Columns: ``METRIC_NAMES`` (k, t, f_gap, dist, gnorm,
-        unorm, velocity, staleness, f). NaN after a divergence.
+        unorm, velocity, staleness, f, age). NaN after a divergence. ``velocity`` is the window
+        average ||x(t_j) - x(t_{j-1})|| / (t_j - t_{j-1}) (for heavy ball, the time-weighted
+        average of the buffer); ``age`` is max γ_k·delay_k over the window.
     x_final : ndarray, shape (R, n)
     block_counts : ndarray, shape (R, B)
     status : ndarray of str, shape (R,)  ("finished" or "diverged")
     writes_done : ndarray, shape (R,)
+    probes : ndarray, shape (R, Q, 4)
+        Columns ``PROBE_NAMES`` (k, t, f, unorm) at the first write whose ODE time reaches each
+        probe time ``probe_frac · T`` (uniform in ODE time by default, for window checks); NaN
+        where not reached.
+    probe_x : ndarray, shape (R, Q, n) or (R, Q, 0)
+        The iterate at each probe, when asked for (``probe_x=True``; shadowing checks).
+    tail : ndarray, shape (R, M, n)
+        The whole read points x̂^k of the last M writes (``n_tail=M``; the trajectory certificate).
+    clock : ndarray, shape (R, 2)
+        (T, t after write K // 2): how much ODE time the second half of the writes added.
     """
 
     problem: str
@@ -54,6 +84,10 @@ class SimResult:
     block_counts: np.ndarray
     status: np.ndarray
     writes_done: np.ndarray
+    probes: np.ndarray
+    probe_x: np.ndarray
+    tail: np.ndarray
+    clock: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -126,9 +160,10 @@ def _max_width(sched_block: np.ndarray, block_off: np.ndarray, own_b0, own_b1) -
     return w
 
 
-def _pack(problem, schedules, keys, it: Iteration, n_ckpt, x0=None) -> tuple:
+def _pack(problem, schedules, keys, it: Iteration, n_ckpt, x0=None, probe_frac=None, probe_x=False, n_tail=0):
     """The argument tuple of ``_kernels.replay_many`` for replicas ``schedules`` (outputs last:
-    metrics, x_final, counts, status, done). The one place that lays out kernel inputs."""
+    metrics, x_final, counts, probes, probe_x, tail, status, done). The one place that lays out
+    kernel inputs."""
     B = schedules[0].n_blocks
     R = len(schedules)
     ev_ptr = np.zeros(R + 1, dtype=np.int64)
@@ -150,19 +185,36 @@ def _pack(problem, schedules, keys, it: Iteration, n_ckpt, x0=None) -> tuple:
     counts = np.zeros((R, B), dtype=np.int64)
     status = np.zeros(R, dtype=np.int64)
     done = np.zeros(R, dtype=np.int64)
+    frac = probe_fractions(probe_frac)
+    probes = np.empty((R, frac.shape[0], len(PROBE_NAMES)))
+    px = np.full((R, frac.shape[0], problem.n if probe_x else 0), np.nan)
+    tail = np.empty((R, n_tail, problem.n))
+    t_half = np.full((R, 2), np.nan)
     return (
         problem.pid, problem.prm, problem.data, _check_x0(problem, x0), f_ref, problem.critical_points,
         problem.halo, problem.n_samples, block_off, coord_block, own_b0, own_b1, ev_ptr, writer, block,
         read_lo, cut_ev_ptr, cut_ptr, cut, hist_len, width, momentum, it.m, bool(per_worker), it.g0, it.p,
         it.nu0, clock, it.factor_low, noise, it.noise_scale, it.noise_df, it.batch,
-        np.asarray(keys, dtype=np.uint64), n_ckpt, metrics, x_final, counts, status, done,
+        np.asarray(keys, dtype=np.uint64), n_ckpt, frac, metrics, x_final, counts, probes, px, tail,
+        t_half, status, done,
     )  # fmt: skip
 
 
-def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0):
-    args = _pack(problem, schedules, keys, it, n_ckpt, x0)
+N_OUT = 9  # outputs at the end of _pack's tuple
+
+
+def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0, probe_frac, probe_x, n_tail):
+    args = _pack(problem, schedules, keys, it, n_ckpt, x0, probe_frac, probe_x, n_tail)
     _kernels.replay_many(*args)
-    return args[-5:]
+    return args[-N_OUT:]
+
+
+def _result(problem, out, info) -> SimResult:
+    metrics, x_final, counts, probes, px, tail, clock, status, done = out
+    return SimResult(
+        problem.name, problem.n, metrics, x_final, counts, np.asarray([STATUS[s] for s in status]),
+        np.asarray(done), probes, px, tail, clock, info=info,
+    )  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -183,16 +235,23 @@ class ReplayState:
     clock_state: np.ndarray
     metrics: np.ndarray
     counts: np.ndarray
+    probes: np.ndarray
+    probe_x: np.ndarray
+    tail: np.ndarray
     fingerprint: tuple = ()  # what the state belongs to: problem, schedule, iteration, seed, layout
 
 
-def _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width) -> tuple:
+def _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width, frac, probe_x, n_tail) -> tuple:
     import hashlib
 
     h = hashlib.sha256()
     for arr in schedule.arrays().values():
         h.update(np.ascontiguousarray(arr).tobytes())
-    return (problem.name, problem.n, problem.pid, h.hexdigest(), repr(it), int(key), n_ckpt, hist_len, width)
+    h.update(frac.tobytes())
+    return (
+        problem.name, problem.n, problem.pid, h.hexdigest(), repr(it), int(key), n_ckpt, hist_len, width,
+        bool(probe_x), n_tail,
+    )  # fmt: skip
 
 
 def replay(
@@ -205,25 +264,28 @@ def replay(
     x0: np.ndarray | None = None,
     stop: int | None = None,
     state: ReplayState | None = None,
+    probes: int | np.ndarray | None = DEFAULT_PROBES,
+    probe_x: bool = False,
+    n_tail: int = 0,
 ) -> SimResult:
     """Replay one given schedule (one replica) through the iteration on ``problem``.
 
     ``stop=k`` pauses after write k - 1 and returns the state in ``result.info["state"]``;
     ``state=...`` continues from such a state (with the same problem, schedule, iteration and seed):
-    the continued run equals an uninterrupted one bit for bit.
+    the continued run equals an uninterrupted one bit for bit. ``probes`` (a count, or fractions
+    of the horizon), ``probe_x`` and ``n_tail`` are as in :func:`simulate`.
     """
     it = iteration or Iteration()
     n_ckpt = check_int(n_ckpt, "n_ckpt", ge=2)
+    n_tail = check_int(n_tail, "n_tail", ge=0)
+    frac = probe_fractions(probes)
     key, rec = key_from_seed(seed)
     schedule.validate()
     K = schedule.n_events
     stop = K if stop is None else check_int(stop, "stop", ge=0, le=K)
+    info = {"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model}
     if stop == K and state is None:
-        out = _run(problem, [schedule], [key], it, n_ckpt, x0)
-        return SimResult(
-            problem.name, problem.n, *out[:3], np.asarray([STATUS[s] for s in out[3]]), out[4],
-            info={"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model},
-        )  # fmt: skip
+        return _result(problem, _run(problem, [schedule], [key], it, n_ckpt, x0, frac, probe_x, n_tail), info)
     block_off, coord_block, own_b0, own_b1 = _layout(
         problem, schedule.n_blocks, schedule.owners, schedule.block, schedule.writer
     )
@@ -231,17 +293,19 @@ def replay(
     width = _max_width(schedule.block, block_off, own_b0, own_b1)
     momentum, per_worker, clock, noise = it.codes()
     f_ref = np.nan if problem.f_ref is None else float(problem.f_ref)
-    steps, t_first, ratio = _kernels.prepare(
+    steps, t_first, ratio, horizon = _kernels.prepare(
         key, schedule.writer, schedule.block, block_off, own_b0, own_b1, it.factor_low, it.g0, it.p,
         it.nu0, clock, n_ckpt,
     )  # fmt: skip
-    fingerprint = _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width)
+    fingerprint = _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width, frac, probe_x, n_tail)
     if state is None:
         x = _check_x0(problem, x0).copy()
         u = np.zeros((schedule.n_workers if per_worker else 1, problem.n))
         state = ReplayState(
             0, x, u, np.zeros(hist_len, np.int64), np.zeros(hist_len, np.int64), np.empty((hist_len, width)),
-            x.copy(), np.empty(4), np.empty((n_ckpt + 1, len(METRIC_NAMES))), np.zeros(schedule.n_blocks, np.int64),
+            x.copy(), np.empty(7), np.empty((n_ckpt + 1, len(METRIC_NAMES))), np.zeros(schedule.n_blocks, np.int64),
+            np.full((frac.shape[0], len(PROBE_NAMES)), np.nan),
+            np.full((frac.shape[0], problem.n if probe_x else 0), np.nan), np.full((n_tail, problem.n), np.nan),
             fingerprint,
         )  # fmt: skip
         _kernels.start(problem.pid, problem.prm, problem.data, x, f_ref, problem.critical_points, u, t_first,
@@ -260,17 +324,25 @@ def replay(
         problem.n_samples, block_off, coord_block, own_b0, own_b1, schedule.writer, schedule.block,
         schedule.read_lo, schedule.cut_ptr, schedule.cut, hist_len, width, momentum, it.m, bool(per_worker),
         noise, it.noise_scale, it.noise_df, it.batch, key, n_ckpt, steps, ratio, state.k, stop,
-        state.x, state.u, state.log_lo, state.log_hi, state.log_val, state.xprev, state.clock_state,
-        state.metrics, state.counts,
+        frac * horizon, K - n_tail, state.x, state.u, state.log_lo, state.log_hi, state.log_val, state.xprev,
+        state.clock_state, state.metrics, state.counts, state.probes, state.probe_x, state.tail,
     )  # fmt: skip
     state.k = done
-    info = {"iteration": it.to_dict(), "seed": rec, "schedule_model": schedule.model}
     if done < K and status == 0:
         info["state"] = state
-    return SimResult(
-        problem.name, problem.n, state.metrics[None].copy(), state.x[None].copy(), state.counts[None].copy(),
-        np.asarray([STATUS[status]]), np.asarray([done]), info=info,
-    )  # fmt: skip
+    clock = np.array([state.clock_state[0], state.clock_state[6]])
+    out = (
+        state.metrics,
+        state.x,
+        state.counts,
+        state.probes,
+        state.probe_x,
+        state.tail,
+        clock,
+        [status],
+        [done],
+    )
+    return _result(problem, tuple(np.array(a)[None] if i < 7 else a for i, a in enumerate(out)), info)
 
 
 def simulate(
@@ -285,13 +357,22 @@ def simulate(
     x0: np.ndarray | None = None,
     max_batch_events: int = 20_000_000,
     progress: Callable[[int, int], None] | None = None,
+    probes: int | np.ndarray | None = DEFAULT_PROBES,
+    probe_x: bool = False,
+    n_tail: int = 0,
 ) -> SimResult:
     """Monte Carlo: ``n_replicas`` independent schedules from ``model``, each replayed once.
 
     Replicas run in batches of at most ``max_batch_events`` writes, in parallel inside a batch
     (Numba ``prange``). ``progress(done, total)`` is called after each batch.
+
+    Besides the geometric checkpoints, each replica records ``probes`` (a count Q: uniform in ODE
+    time over the horizon; or an array of fractions of the horizon), with the iterate there when
+    ``probe_x``, and the whole read points of its last ``n_tail`` writes (memory R·M·n).
     """
     it = iteration or Iteration()
+    n_tail = check_int(n_tail, "n_tail", ge=0)
+    frac = probe_fractions(probes)
     n_events = check_int(n_events, "n_events", ge=1)
     n_replicas = check_int(n_replicas, "n_replicas", ge=1)
     n_ckpt = check_int(n_ckpt, "n_ckpt", ge=2)
@@ -310,13 +391,13 @@ def simulate(
         with ThreadPoolExecutor(max_workers=max(1, numba.get_num_threads())) as pool:
             scheds = list(pool.map(lambda ss: draw_schedule(model, n_events, ss[0]), seeds))
         t_draw += time.perf_counter() - ta
-        parts.append(_run(problem, scheds, keys, it, n_ckpt, x0))
+        parts.append(_run(problem, scheds, keys, it, n_ckpt, x0, frac, probe_x, n_tail))
         if progress is not None:
             progress(min(start + per_batch, n_replicas), n_replicas)
-    metrics, x_final, counts, status, done = (np.concatenate(z) for z in zip(*parts, strict=True))
-    return SimResult(
-        problem.name, problem.n, metrics, x_final, counts, np.asarray([STATUS[s] for s in status]), done,
-        info={
+    out = tuple(np.concatenate(z) for z in zip(*parts, strict=True))
+    return _result(
+        problem, out,
+        {
             "iteration": it.to_dict(), "schedule_model": model.to_dict(), "seed": seed,
             "n_events": n_events, "wall_s": time.perf_counter() - t0, "draw_s": t_draw,
         },

@@ -1,0 +1,202 @@
+"""Numba kernels of the structured η-active measure SQ (``reference/measures.md`` §5.4).
+
+Private: call :func:`asyncconv.theory.structured.s_eta` / ``b_eta``. Numba code may call
+:func:`s_eta_kernel` and :func:`b_eta_kernel` directly with ``problem.pid, problem.prm,
+problem.data`` (bare loops, no validation: pass a finite x of the problem's dimension and eta >= 0).
+
+Pipeline: :func:`asyncconv.problems._kernels.pieces` lists the η-active pieces of every group of
+f = Σ_j max_k φ_jk; :func:`fold` adds the gradient of every group with a single active piece into a
+constant vector c and keeps only the ambiguous groups, so the QP has Σ_{ambiguous j} |A_j^η|
+variables; :func:`split_blocks` gives every (ambiguous group, block it touches) pair its own copy of
+the group, restricted to the block's coordinates, so that one product QP computes the blockwise
+measure b_η² = Σ_b min_{λ^{(b)}} ‖π_b(c + Aλ^{(b)})‖²; the QP is
+:func:`asyncconv.theory.qp._min_norm_product`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from asyncconv.problems._kernels import pieces
+from asyncconv.theory.qp import _min_norm_product, _product_scale
+
+# status codes of the kernels
+SQ_OK = 0
+SQ_UNAVAILABLE = 1  # the problem has no sum-of-max pieces (not regular, or not covered)
+SQ_NAN = 2  # a group had no comparable piece value (NaN at x)
+
+
+@nb.njit(cache=True)
+def fold(n, gptr, pptr, idx, val):
+    """Split the pieces into a constant c (n,) (groups with one active piece) and the ambiguous groups.
+
+    Returns (c, gptr2, pptr2, idx2, val2, groups, ok): the reduced CSR holds only groups with >= 2
+    pieces, ``groups`` (J2,) their original indices; ok is False when some group is empty.
+    """
+    J = gptr.shape[0] - 1
+    c = np.zeros(n)
+    J2 = 0
+    P2 = 0
+    E2 = 0
+    ok = True
+    for j in range(J):
+        k = gptr[j + 1] - gptr[j]
+        if k == 0:
+            ok = False
+        elif k == 1:
+            p = gptr[j]
+            for e in range(pptr[p], pptr[p + 1]):
+                c[idx[e]] += val[e]
+        else:
+            J2 += 1
+            P2 += k
+            E2 += pptr[gptr[j + 1]] - pptr[gptr[j]]
+    gptr2 = np.empty(J2 + 1, dtype=np.int64)
+    pptr2 = np.empty(P2 + 1, dtype=np.int64)
+    idx2 = np.empty(E2, dtype=np.int64)
+    val2 = np.empty(E2)
+    groups = np.empty(J2, dtype=np.int64)
+    gptr2[0] = 0
+    pptr2[0] = 0
+    jj = 0
+    pp = 0
+    ee = 0
+    for j in range(J):
+        if gptr[j + 1] - gptr[j] < 2:
+            continue
+        groups[jj] = j
+        for p in range(gptr[j], gptr[j + 1]):
+            for e in range(pptr[p], pptr[p + 1]):
+                idx2[ee] = idx[e]
+                val2[ee] = val[e]
+                ee += 1
+            pp += 1
+            pptr2[pp] = ee
+        jj += 1
+        gptr2[jj] = pp
+    return c, gptr2, pptr2, idx2, val2, groups, ok
+
+
+@nb.njit(cache=True)
+def split_blocks(block_of, nblocks, gptr, pptr, idx, val):
+    """One copy of every group per block it touches, each piece restricted to that block.
+
+    ``block_of`` (n,) int64: the block of each coordinate (0..nblocks-1). A piece with no entry in
+    the block stays as the zero vector (it still widens that block's hull). Returns the expanded
+    (gptr, pptr, idx, val) and ``gblock`` (the block of each copy).
+    """
+    J = gptr.shape[0] - 1
+    mark = np.full(nblocks, -1, dtype=np.int64)
+    touched = np.empty(nblocks, dtype=np.int64)
+    # pass 1: sizes
+    Jx = 0
+    Px = 0
+    for j in range(J):
+        nt = 0
+        for e in range(pptr[gptr[j]], pptr[gptr[j + 1]]):
+            b = block_of[idx[e]]
+            if mark[b] != j:
+                mark[b] = j
+                nt += 1
+        Jx += nt
+        Px += nt * (gptr[j + 1] - gptr[j])
+    Ex = idx.shape[0]
+    gx = np.empty(Jx + 1, dtype=np.int64)
+    px = np.empty(Px + 1, dtype=np.int64)
+    ix = np.empty(Ex, dtype=np.int64)
+    vx = np.empty(Ex)
+    gblock = np.empty(Jx, dtype=np.int64)
+    mark[:] = -1
+    gx[0] = 0
+    px[0] = 0
+    jj = 0
+    pp = 0
+    ee = 0
+    for j in range(J):
+        nt = 0
+        for e in range(pptr[gptr[j]], pptr[gptr[j + 1]]):
+            b = block_of[idx[e]]
+            if mark[b] != j:
+                mark[b] = j
+                touched[nt] = b
+                nt += 1
+        touched[:nt].sort()
+        for t in range(nt):
+            b = touched[t]
+            gblock[jj] = b
+            for p in range(gptr[j], gptr[j + 1]):
+                for e in range(pptr[p], pptr[p + 1]):
+                    if block_of[idx[e]] == b:
+                        ix[ee] = idx[e]
+                        vx[ee] = val[e]
+                        ee += 1
+                pp += 1
+                px[pp] = ee
+            jj += 1
+            gx[jj] = pp
+    return gx, px, ix, vx, gblock
+
+
+@nb.njit(cache=True)
+def _solve(c, gptr, pptr, idx, val, atol_rel, rtol, max_iter):
+    """The product QP with atol = atol_rel * scale: (value, lam, iterations, converged, lower, vector)."""
+    scale = _product_scale(c, gptr, pptr, val)
+    value, lam, it, conv, lower = _min_norm_product(
+        c, gptr, pptr, idx, val, np.zeros(0), atol_rel * scale, rtol, max_iter
+    )
+    v = c.copy()
+    for p in range(pptr.shape[0] - 1):
+        w = lam[p]
+        for e in range(pptr[p], pptr[p + 1]):
+            v[idx[e]] += w * val[e]
+    return value, lam, it, conv, lower, v
+
+
+@nb.njit(cache=True)
+def s_eta_kernel(pid, prm, data, x, eta, atol_rel, rtol, max_iter):
+    """s_η(x) = min ‖Σ_j Σ_{k ∈ A_j^η} λ_jk ∇φ_jk(x)‖ over λ_j ∈ Δ (measures.md §5.4).
+
+    Returns (status, value, lower, iterations, converged, n_groups, n_ambiguous, n_pieces) with
+    n_pieces the active pieces of the ambiguous groups (the QP size); value = lower = NaN unless
+    status == SQ_OK. Tolerances: value − lower <= atol_rel·scale + rtol·value (``qp``).
+    """
+    n = x.shape[0]
+    gptr, pptr, idx, val, _, _ = pieces(pid, prm, data, x, eta)
+    if gptr[0] < 0:
+        return SQ_UNAVAILABLE, np.nan, np.nan, 0, False, 0, 0, 0
+    c, g2, p2, i2, v2, groups, ok = fold(n, gptr, pptr, idx, val)
+    J = gptr.shape[0] - 1
+    if not ok:
+        return SQ_NAN, np.nan, np.nan, 0, False, J, groups.shape[0], p2.shape[0] - 1
+    value, _, it, conv, lower, _ = _solve(c, g2, p2, i2, v2, atol_rel, rtol, max_iter)
+    return SQ_OK, value, lower, it, conv, J, groups.shape[0], p2.shape[0] - 1
+
+
+@nb.njit(cache=True)
+def b_eta_kernel(pid, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_iter):
+    """Blockwise b_η(x) = (Σ_b min_{λ^{(b)}} ‖π_b(Σ_j Σ_k λ^{(b)}_jk ∇φ_jk(x))‖²)^{1/2} (§5.4, §6).
+
+    ``block_of`` (n,) int64 in [0, nblocks). Returns (status, value, lower, iterations, converged,
+    n_groups, n_ambiguous, n_pieces, per_block) with per_block (nblocks,) the norms ‖π_b v‖ of the
+    minimising combination v (their root sum of squares is ``value``).
+    """
+    n = x.shape[0]
+    per = np.full(nblocks, np.nan)
+    gptr, pptr, idx, val, _, _ = pieces(pid, prm, data, x, eta)
+    if gptr[0] < 0:
+        return SQ_UNAVAILABLE, np.nan, np.nan, 0, False, 0, 0, 0, per
+    c, g2, p2, i2, v2, groups, ok = fold(n, gptr, pptr, idx, val)
+    J = gptr.shape[0] - 1
+    if not ok:
+        return SQ_NAN, np.nan, np.nan, 0, False, J, groups.shape[0], p2.shape[0] - 1, per
+    gx, px, ix, vx, _ = split_blocks(block_of, nblocks, g2, p2, i2, v2)
+    value, _, it, conv, lower, v = _solve(c, gx, px, ix, vx, atol_rel, rtol, max_iter)
+    per[:] = 0.0
+    for q in range(n):
+        per[block_of[q]] += v[q] * v[q]
+    for b in range(nblocks):
+        per[b] = math.sqrt(per[b])
+    return SQ_OK, value, lower, it, conv, J, groups.shape[0], px.shape[0] - 1, per

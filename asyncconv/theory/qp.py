@@ -5,14 +5,19 @@ call directly:
 
 * :func:`min_norm_hull` — min_{λ ∈ Δ_m} ‖Gᵀλ‖ over the convex hull of the rows of G (trajectory
   certificate TC, gradient sampling GS). Wolfe's minimum-norm-point algorithm (P. Wolfe, "Finding
-  the nearest point in a polytope", Math. Programming 11:128–149, 1976): finite termination, a
-  Cholesky factor of the corral updated by one row on insertion and by Givens rotations on deletion.
-  Kernel: ``_min_norm_hull(G, tol, max_iter) -> (lam, norm)``; ``_min_norm_hull_info`` also returns
-  the iteration count and a convergence flag.
+  the nearest point in a polytope", Math. Programming 11:128–149, 1976) on the Gram matrix G Gᵀ
+  (one BLAS product, O(m² n), then O(m k) per iteration): finite termination, the corral's lifted
+  Gram matrix held as a Cholesky factor, updated by one column on insertion and by Givens rotations
+  on deletion. Kernels: ``_min_norm_hull(G, tol, max_iter) -> (lam, norm)``;
+  ``_min_norm_hull_info`` also returns the iteration count and a convergence flag;
+  ``_min_norm_hull_gram(M, tol, max_iter)`` works on a given Gram matrix.
 * :func:`min_norm_product` — min ‖c + Σ_j Σ_k λ_jk a_jk‖ over a product of simplices λ_j ∈ Δ
   (structured η-active measure SQ, §5.4). Accelerated projected gradient (FISTA with backtracking
   and gradient-based adaptive restart, O'Donoghue & Candès 2015), sort-based simplex projection per
-  group, stopped by a duality-gap bracket. Each iteration costs O(total nnz + n).
+  group, stopped by a duality-gap bracket. Each iteration costs O(total nnz + n). Chained problems
+  near their minimisers give faces whose Hessian is a chain Laplacian (condition number ~ n²), where
+  FISTA alone stalls; every few checks the exact solution on the current face (a skyline LDLᵀ of
+  the face's KKT system, O(n) for chains) is tried as a safeguarded polish step.
   Kernel: ``_min_norm_product(c, gptr, pptr, idx, val, lam0, atol, rtol, max_iter)
   -> (value, lam, iterations, converged, lower)``.
 
@@ -338,14 +343,22 @@ def _project_groups(u, gptr, out, buf):
             out[lo] = d
             out[lo + 1] = 1.0 - d
         else:
-            for q in range(k):
-                buf[q] = u[lo + q]
-            s = buf[:k]
-            s.sort()  # ascending; walk from the top
+            if k <= 16:  # insertion sort, ascending (small groups: no call overhead)
+                for q in range(k):
+                    w = u[lo + q]
+                    r = q
+                    while r > 0 and buf[r - 1] > w:
+                        buf[r] = buf[r - 1]
+                        r -= 1
+                    buf[r] = w
+            else:
+                for q in range(k):
+                    buf[q] = u[lo + q]
+                buf[:k].sort()
             cum = 0.0
             theta = 0.0
-            for r in range(k):
-                v = s[k - 1 - r]
+            for r in range(k):  # walk down from the largest
+                v = buf[k - 1 - r]
                 cum += v
                 th = (cum - 1.0) / (r + 1.0)
                 if v - th > 0.0:
@@ -436,6 +449,25 @@ def _center_groups(gptr, d):
 
 
 @nb.njit(cache=True)
+def _lipschitz_bound(n, pptr, idx, val):
+    """||A||_1 ||A||_inf >= ||A||_2^2: a rigorous cap for the backtracking constant."""
+    rows = np.zeros(n)
+    c1 = 0.0
+    for p in range(pptr.shape[0] - 1):
+        s = 0.0
+        for e in range(pptr[p], pptr[p + 1]):
+            s += abs(val[e])
+            rows[idx[e]] += abs(val[e])
+        if s > c1:
+            c1 = s
+    r1 = 0.0
+    for q in range(n):
+        if rows[q] > r1:
+            r1 = rows[q]
+    return c1 * r1
+
+
+@nb.njit(cache=True)
 def _lipschitz_estimate(n, gptr, pptr, idx, val, iters):
     """Power-iteration estimate of ||A||^2 on the group-centred directions (0 if A is constant there)."""
     P = pptr.shape[0] - 1
@@ -460,17 +492,249 @@ def _lipschitz_estimate(n, gptr, pptr, idx, val, iters):
 
 
 @nb.njit(cache=True)
+def _skyline_ldl(first, sp, sky, D, tmp):
+    """In-place LDL^T of a symmetric matrix in skyline (profile) storage, no pivoting.
+
+    Row r stores columns first[r]..r at sky[sp[r] : sp[r] + r - first[r] + 1]. On return the strict
+    lower part holds L, D the pivots. False if a pivot vanishes.
+    """
+    N = first.shape[0]
+    for r in range(N):
+        f = first[r]
+        base = sp[r] - f
+        for c in range(f, r):
+            fc = first[c]
+            basec = sp[c] - fc
+            k0 = f if f > fc else fc
+            s = sky[base + c]
+            for k in range(k0, c):
+                s -= tmp[k - f] * sky[basec + k]
+            tmp[c - f] = s
+        d = sky[base + r]
+        for c in range(f, r):
+            lrc = tmp[c - f] / D[c]
+            sky[base + c] = lrc
+            d -= tmp[c - f] * lrc
+        if d == 0.0 or not math.isfinite(d):
+            return False
+        D[r] = d
+    return True
+
+
+@nb.njit(cache=True)
+def _skyline_solve(first, sp, sky, D, b):
+    """Solve L D L^T x = b in place (factor from :func:`_skyline_ldl`)."""
+    N = first.shape[0]
+    for r in range(N):
+        f = first[r]
+        base = sp[r] - f
+        s = b[r]
+        for c in range(f, r):
+            s -= sky[base + c] * b[c]
+        b[r] = s
+    for r in range(N):
+        b[r] = b[r] / D[r]
+    for r in range(N - 1, -1, -1):
+        f = first[r]
+        base = sp[r] - f
+        xr = b[r]
+        for c in range(f, r):
+            b[c] -= sky[base + c] * xr
+
+
+@nb.njit(cache=True)
+def _face_solve(c, gptr, pptr, idx, val, face, lam_ref, delta, budget, out):
+    """Minimiser of ||c + A lam||^2 / 2 + delta/2 ||lam - lam_ref||^2 over the affine hull of a face.
+
+    The face is ``face`` (P,) bool, at least one piece per group: lam = 0 off the face, lam = 1 on
+    a group's only face piece, and sum_k lam_jk = 1 over a group's face pieces otherwise. The KKT
+    system [H + delta I, E^T; E, 0] (H = A_F^T A_F) is ordered group by group (pieces, then the
+    group's multiplier) and factorised in skyline storage, which stays narrow for chained and
+    separable problems. ``out`` (P,) receives the solution (it may leave the simplices). Returns
+    False when the factorisation would cost more than ``budget`` multiply-adds or a pivot vanishes.
+    """
+    n = c.shape[0]
+    J = gptr.shape[0] - 1
+    P = pptr.shape[0] - 1
+    var = np.full(P, -1, dtype=np.int64)
+    N = 0
+    ceff = c.copy()
+    for p in range(P):
+        out[p] = 0.0
+    for j in range(J):
+        cnt = 0
+        for p in range(gptr[j], gptr[j + 1]):
+            if face[p]:
+                cnt += 1
+        if cnt >= 2:
+            for p in range(gptr[j], gptr[j + 1]):
+                if face[p]:
+                    var[p] = N
+                    N += 1
+            N += 1  # the multiplier
+        else:
+            for p in range(gptr[j], gptr[j + 1]):
+                if face[p]:
+                    out[p] = 1.0
+                    for e in range(pptr[p], pptr[p + 1]):
+                        ceff[idx[e]] += val[e]
+    if N == 0:
+        return True
+    # coordinate -> face pieces incidence
+    rc = np.zeros(n + 1, dtype=np.int64)
+    for p in range(P):
+        if var[p] >= 0:
+            for e in range(pptr[p], pptr[p + 1]):
+                rc[idx[e] + 1] += 1
+    for i in range(n):
+        rc[i + 1] += rc[i]
+    fill = rc[:n].copy()
+    inc_p = np.empty(rc[n], dtype=np.int64)
+    inc_v = np.empty(rc[n])
+    for p in range(P):
+        if var[p] >= 0:
+            for e in range(pptr[p], pptr[p + 1]):
+                i = idx[e]
+                inc_p[fill[i]] = var[p]
+                inc_v[fill[i]] = val[e]
+                fill[i] += 1
+    first = np.arange(N)
+    for i in range(n):
+        mv = N
+        for t in range(rc[i], rc[i + 1]):
+            if inc_p[t] < mv:
+                mv = inc_p[t]
+        for t in range(rc[i], rc[i + 1]):
+            r = inc_p[t]
+            if mv < first[r]:
+                first[r] = mv
+    for j in range(J):  # a multiplier row reaches back to its group's first face piece
+        fv = -1
+        lv = -1
+        for p in range(gptr[j], gptr[j + 1]):
+            if var[p] >= 0:
+                if fv < 0:
+                    fv = var[p]
+                lv = var[p]
+        if fv >= 0:
+            first[lv + 1] = fv
+    sp = np.empty(N + 1, dtype=np.int64)
+    sp[0] = 0
+    work = 0.0
+    for r in range(N):
+        ln = r - first[r] + 1
+        sp[r + 1] = sp[r] + ln
+        work += float(ln) * float(ln)
+    if work > budget:
+        return False
+    sky = np.zeros(sp[N])
+    rhs = np.zeros(N)
+    for i in range(n):
+        for t in range(rc[i], rc[i + 1]):
+            r = inc_p[t]
+            a = inc_v[t]
+            rhs[r] -= a * ceff[i]
+            for s in range(rc[i], rc[i + 1]):
+                q = inc_p[s]
+                if q <= r:
+                    sky[sp[r] + q - first[r]] += a * inc_v[s]
+    for j in range(J):
+        last = -1
+        for p in range(gptr[j], gptr[j + 1]):
+            if var[p] >= 0:
+                r = var[p]
+                sky[sp[r] + r - first[r]] += delta
+                rhs[r] += delta * lam_ref[p]
+                last = r
+        if last >= 0:
+            m = last + 1  # the multiplier row
+            for p in range(gptr[j], gptr[j + 1]):
+                if var[p] >= 0:
+                    sky[sp[m] + var[p] - first[m]] = 1.0
+            rhs[m] = 1.0
+    D = np.empty(N)
+    tmp = np.empty(N)
+    if not _skyline_ldl(first, sp, sky, D, tmp):
+        return False
+    _skyline_solve(first, sp, sky, D, rhs)
+    for p in range(P):
+        if var[p] >= 0:
+            out[p] = rhs[var[p]]
+    return True
+
+
+@nb.njit(cache=True)
+def _polish(c, gptr, pptr, idx, val, z, nz, delta, budget, best, face, sol, cand, w):
+    """Active-set polish from the feasible z (norm nz): a better feasible point in ``best``.
+
+    Solves the problem on the affine hull of z's face (the support of z, :func:`_face_solve`) and
+    tries two candidates: the solution projected onto the product of simplices, and the step from z
+    towards it stopped where a weight reaches 0 (feasible, and no worse than z in exact arithmetic).
+    Returns (status, norm of ``best``): -1 when the face system is too costly (no candidate), 0 when
+    no candidate beats nz, 1 otherwise. (Block pivoting on top of this was tried and cycles on
+    degenerate faces such as chained CB3 near its minimiser; FISTA does that part.)
+    """
+    J = gptr.shape[0] - 1
+    P = pptr.shape[0] - 1
+    kmax = 1
+    for j in range(J):
+        if gptr[j + 1] - gptr[j] > kmax:
+            kmax = gptr[j + 1] - gptr[j]
+    buf = np.empty(kmax)
+    for p in range(P):
+        face[p] = z[p] > 0.0
+    if not _face_solve(c, gptr, pptr, idx, val, face, z, delta, budget, sol):
+        return -1, nz
+    bestn = nz
+    status = 0
+    _project_groups(sol, gptr, cand, buf)
+    _apply(c, pptr, idx, val, cand, w)
+    nc = _norm(w)
+    if nc < bestn:
+        bestn = nc
+        status = 1
+        for p in range(P):
+            best[p] = cand[p]
+    tm = 1.0
+    for p in range(P):
+        d = sol[p] - z[p]
+        if d < 0.0 and z[p] + tm * d < 0.0:
+            tm = z[p] / -d
+    for p in range(P):
+        q = z[p] + tm * (sol[p] - z[p])
+        sol[p] = q if q > 0.0 else 0.0
+    _project_groups(sol, gptr, cand, buf)
+    _apply(c, pptr, idx, val, cand, w)
+    nc = _norm(w)
+    if nc < bestn:
+        bestn = nc
+        status = 1
+        for p in range(P):
+            best[p] = cand[p]
+    return status, bestn
+
+
+@nb.njit(cache=True)
 def _min_norm_product(c, gptr, pptr, idx, val, lam0, atol, rtol, max_iter):
     """min ||c + sum_j sum_k lam_jk a_jk|| over lam_j in the simplex, by FISTA with adaptive restart.
 
     Arguments as in the module docstring; ``lam0`` (P,) is a start (projected first) or empty for the
     group centroids. Returns (value, lam, iterations, converged, lower): value = ||c + A lam|| at the
     returned lam (the best iterate checked), lower a certified lower bound of the minimum,
-    converged iff value - lower <= atol + rtol * value. Gap checked every 10 iterations.
+    converged iff value - lower <= atol + rtol * value. The gap is checked every 10 iterations; the
+    run also stops (not converged) when the bracket has not moved by 1e-12 value in 500 iterations.
+
+    Face polish: at a check that does not converge, an active-set polish from the current iterate
+    (:func:`_polish`: the exact solution on the iterate's face by skyline LDL^T, used while one
+    factorisation costs less than ~20 FISTA iterations) is tried; its candidate is kept only if it
+    lowers the objective, and FISTA restarts from it. This removes the slow tail of FISTA on the
+    ill-conditioned (chain-Laplacian) faces of chained problems near their minimisers. The interval
+    between polishes doubles after each rejected one.
     """
     n = c.shape[0]
     J = gptr.shape[0] - 1
     P = pptr.shape[0] - 1
+    E = idx.shape[0]
     lam = np.empty(P)
     kmax = 1
     for j in range(J):
@@ -494,24 +758,36 @@ def _min_norm_product(c, gptr, pptr, idx, val, lam0, atol, rtol, max_iter):
     if upper > 0.0:
         lower = max(0.0, upper - gap / upper)
     if upper - lower <= atol + rtol * upper:
-        return upper, lam, 0, True, lower
+        return upper, lam, 0, True, min(lower, upper)
     L = _lipschitz_estimate(n, gptr, pptr, idx, val, 20)
     if not L > 0.0:  # A is constant on every group: every feasible lam is optimal
         return upper, lam, 0, True, upper
+    Lmax = _lipschitz_bound(n, pptr, idx, val)
+    if L > Lmax:
+        L = Lmax
     best = lam.copy()
-    z = np.empty(P)
+    z = lam.copy()
     zprev = lam.copy()
     y = lam.copy()
     u = np.empty(P)
-    wz = np.empty(n)
+    wz = v.copy()  # c + A z
     wprev = v.copy()  # c + A zprev
     wy = v.copy()  # c + A y
+    cand = np.empty(P)
+    cand2 = np.empty(P)
+    sol = np.empty(P)
+    face = np.zeros(P, dtype=np.bool_)
+    wc = np.empty(n)
+    budget = 20.0 * (2.0 * E + 4.0 * P + 4.0 * n) + 1e4
+    polish = True
+    interval = 10
+    next_polish = 10
     t = 1.0
     it = 0
     converged = False
+    last_gain = 0  # iteration of the last real change of the bracket (stagnation stop after 500)
     while it < max_iter:
         it += 1
-        # gradient at y
         _apply_t(pptr, idx, val, wy, g)
         while True:
             for p in range(P):
@@ -519,17 +795,21 @@ def _min_norm_product(c, gptr, pptr, idx, val, lam0, atol, rtol, max_iter):
             _project_groups(u, gptr, z, buf)
             _apply(c, pptr, idx, val, z, wz)
             # F quadratic: F(z) <= F(y) + <g, z-y> + L/2 ||z-y||^2  iff  ||A(z-y)||^2 <= L ||z-y||^2
+            # (the floor absorbs the rounding of wz - wy; L never exceeds the bound Lmax)
             ad = 0.0
+            floor = 0.0
             for q in range(n):
                 dq = wz[q] - wy[q]
                 ad += dq * dq
+                fq = abs(wz[q]) + abs(wy[q])
+                floor += fq * fq
             dd = 0.0
             for p in range(P):
                 dp = z[p] - y[p]
                 dd += dp * dp
-            if ad <= L * dd * (1.0 + 1e-9) or dd == 0.0:
+            if ad <= L * dd * (1.0 + 1e-9) + 1e-29 * floor or dd == 0.0 or L >= Lmax:
                 break
-            L *= 2.0
+            L = min(2.0 * L, Lmax)
         restart = 0.0
         for p in range(P):
             restart += (y[p] - z[p]) * (z[p] - zprev[p])
@@ -551,22 +831,55 @@ def _min_norm_product(c, gptr, pptr, idx, val, lam0, atol, rtol, max_iter):
             zprev[p] = z[p]
         for q in range(n):
             wprev[q] = wz[q]
-        if it % 10 == 0 or it == max_iter:
+        if it % 10 != 0 and it != max_iter:
+            continue
+        for rep in range(2):
             _apply_t(pptr, idx, val, wz, g)
             nz = _norm(wz)
             gp = _gap(gptr, z, g)
             if nz > 0.0:
                 lb = nz - gp / nz
                 if lb > lower:
+                    if lb - lower > 1e-12 * upper:
+                        last_gain = it
                     lower = lb
             if nz < upper:
+                if upper - nz > 1e-12 * upper:
+                    last_gain = it
                 upper = nz
                 for p in range(P):
                     best[p] = z[p]
             if upper - lower <= atol + rtol * upper:
                 converged = True
                 break
-    return upper, best, it, converged, lower
+            if rep == 1 or not polish or it < next_polish:
+                break
+            # face polish
+            st, _ = _polish(c, gptr, pptr, idx, val, z, nz, 1e-13 * L, budget, cand2, face, sol, cand, wc)
+            if st < 0:
+                polish = False
+                break
+            ok = st > 0
+            if ok:
+                _apply(c, pptr, idx, val, cand2, wc)
+                interval = 10
+                t = 1.0
+                for p in range(P):
+                    z[p] = cand2[p]
+                    zprev[p] = cand2[p]
+                    y[p] = cand2[p]
+                for q in range(n):
+                    wz[q] = wc[q]
+                    wprev[q] = wc[q]
+                    wy[q] = wc[q]
+            else:
+                interval *= 2
+            next_polish = it + interval
+            if not ok:
+                break
+        if converged or it - last_gain >= 500:
+            break
+    return upper, best, it, converged, min(lower, upper)
 
 
 def _as_index(a: Any, fld: str) -> np.ndarray:
@@ -588,7 +901,7 @@ def _as_vector(a: Any, fld: str) -> np.ndarray:
     return arr
 
 
-def check_groups(
+def _check_groups(
     c: Any, gptr: Any, pptr: Any, idx: Any, val: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validate the product-of-simplices layout; return contiguous (c, gptr, pptr, idx, val)."""
@@ -632,7 +945,7 @@ def min_norm_product(
     ``value`` is ‖c + Aλ‖ at the returned λ (an upper bound on the minimum, exact to the tolerance
     when ``converged``); ``lam0``: optional start (P,).
     """
-    c, gptr, pptr, idx, val = check_groups(c, gptr, pptr, idx, val)
+    c, gptr, pptr, idx, val = _check_groups(c, gptr, pptr, idx, val)
     rtol = check_number(rtol, "rtol", ge=0.0, lt=1.0)
     max_iter = check_int(max_iter, "max_iter", ge=1)
     if atol is None:

@@ -12,9 +12,14 @@ import json
 import numpy as np
 import pytest
 
-from asyncconv.cli import main
 from asyncconv.config import ConfigError
 from asyncconv.schedule import DelayLaw, ScheduleModel, draw_schedule
+
+try:
+    from test_cli import run
+except ImportError:  # pragma: no cover
+    from tests.test_cli import run
+
 from asyncconv.schedule.gof import (
     block_delay_independence,
     delay_gof,
@@ -231,16 +236,6 @@ def test_schedule_stats_has_tests():
     assert set(t) == {"delay_gof", "block_delay_independence", "delay_homogeneity"}
     assert t["delay_gof"]["method"] == "chi2" and t["delay_gof"]["pvalue_boot"] is None
     json.dumps(st, allow_nan=False)
-
-
-def run(capsys, *args):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_cli_stats_tests_and_boot_option(tmp_path, capsys):

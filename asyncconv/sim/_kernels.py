@@ -104,15 +104,15 @@ def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, g
 
 
 @nb.njit(cache=True)
-def _read_point(x, y, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cut, coord_block, vblock):
-    """The whole point x̂^k write k read, into y[n]: x with every write made after the read of its
-    block undone (the undo log walked back from write k - 1 to the oldest version read)."""
-    n = x.shape[0]
-    for i in range(n):
+def _rebuild(x, y, a, e, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cut, coord_block, vblock):
+    """x̂^k on coordinates [a, e) into y: x there, with every write made after the read of its
+    block undone (the undo log walked back from write k - 1 to the oldest version read; the
+    oldest undo wins). ``vblock`` is scratch for the per-block versions of a torn read."""
+    for i in range(a, e):
         y[i] = x[i]
     torn = cut_ptr[k + 1] > cut_ptr[k]
     if torn:
-        for bb in range(vblock.shape[0]):
+        for bb in range(coord_block[a], coord_block[e - 1] + 1):
             v = v_lo
             for q in range(cut_ptr[k], cut_ptr[k + 1]):
                 if cut[q] <= bb:
@@ -120,7 +120,9 @@ def _read_point(x, y, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cut, 
             vblock[bb] = v
     for w in range(k - 1, v_lo - 1, -1):
         slot = w % hist_len
-        for i in range(log_lo[slot], log_hi[slot]):
+        wl = max(log_lo[slot], a)
+        wh = min(log_hi[slot], e)
+        for i in range(wl, wh):
             if (not torn) or vblock[coord_block[i]] <= w:
                 y[i] = log_val[slot, i - log_lo[slot]]
 
@@ -234,7 +236,6 @@ def advance(
     next_probe = int(clock_state[4])
     age = clock_state[5]
     n_probe = probe_t.shape[0]
-    vblock_all = np.empty(B, dtype=np.int64)
     status = STATUS_FINISHED
     done = k_stop
     a = 0
@@ -261,27 +262,13 @@ def advance(
                 break
         src = x
         if overlap:
-            for i in range(a, e):
-                xhat[i] = x[i]
-            torn = cut_ptr[k + 1] > cut_ptr[k]
-            if torn:
-                for bb in range(coord_block[a], coord_block[e - 1] + 1):
-                    v = v_lo
-                    for q in range(cut_ptr[k], cut_ptr[k + 1]):
-                        if cut[q] <= bb:
-                            v += 1
-                    vblock[bb] = v
-            for w in range(k - 1, v_lo - 1, -1):
-                slot = w % hist_len
-                wl = max(log_lo[slot], a)
-                wh = min(log_hi[slot], e)
-                for i in range(wl, wh):
-                    if (not torn) or vblock[coord_block[i]] <= w:
-                        xhat[i] = log_val[slot, i - log_lo[slot]]
+            _rebuild(
+                x, xhat, a, e, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cut, coord_block, vblock
+            )
             src = xhat
         if k >= tail_from:
-            _read_point(x, out_tail[k - tail_from], k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr,
-                        cut, coord_block, vblock_all)  # fmt: skip
+            _rebuild(x, out_tail[k - tail_from], 0, n, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr,
+                     cut, coord_block, vblock)  # fmt: skip
         # stochastic subgradient on [lo, hi)
         if n_samples > 0:
             for j in range(batch):

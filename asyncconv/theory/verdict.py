@@ -98,7 +98,7 @@ def _settle(metrics: np.ndarray, probes: np.ndarray) -> float | None:
     return float((sel.max() - sel.min()) / (1.0 + abs(f[np.argmax(k)])))
 
 
-def _descent(metrics: np.ndarray, probes: np.ndarray, clock: np.ndarray) -> tuple[float | None, float | None]:
+def _descent(probes: np.ndarray, clock: np.ndarray) -> tuple[float | None, float | None]:
     """(ODE-time slope −df/dt over the last quarter of the horizon, from the probes; the share of
     the ODE clock T that the second half of the writes added). A share near 0 means Σγ has
     (numerically) converged: the run can no longer move, whatever its slope."""
@@ -143,7 +143,7 @@ def evaluate_replica(
     last = metrics[-1]
     meas["age"] = float(last[_col("age")])
     meas["settle"] = _settle(metrics, result.probes[r])
-    meas["slope"], meas["clock_share"] = _descent(metrics, result.probes[r], result.clock[r])
+    meas["slope"], meas["clock_share"] = _descent(result.probes[r], result.clock[r])
     meas["momentum"] = ms.window_momentum(
         metrics[:, _col("t")], metrics[:, _col("unorm")], metrics[:, _col("velocity")]
     )

@@ -37,6 +37,11 @@ schedule_app = typer.Typer(
 app.add_typer(schedule_app, name="schedule")
 problems_app = typer.Typer(help="The test-problem battery.", no_args_is_help=True)
 app.add_typer(problems_app, name="problems")
+study_app = typer.Typer(
+    help="Monte Carlo studies: run a spec on Dask into a results directory, resume, status, report.",
+    no_args_is_help=True,
+)
+app.add_typer(study_app, name="study")
 
 
 class Law(StrEnum):
@@ -595,6 +600,289 @@ def _print_stats(st: dict[str, Any]) -> None:
     con.print(tt)
     if g.get("note"):
         con.print(f"note (delay law): {g['note']}")
+
+
+# --- studies ------------------------------------------------------------------------------------
+
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); default: a local cluster."),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", "-w", help="Local cluster worker processes (default: usable cores)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
+
+
+@study_app.command("run")
+def study_run(
+    spec: Annotated[Path, typer.Argument(help="Study spec (TOML), e.g. sims/quickstart.toml.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Results directory (default: results/NAME).")
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the configurations and an estimate of the work; run nothing."),
+    ] = False,
+    retries: Annotated[int, typer.Option(help="Retries of a failed task.")] = 2,
+    quiet: QuietOpt = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object (the session record).")] = False,
+) -> None:
+    """Run a study (or continue an interrupted one) and write its results directory."""
+    from asyncconv.study import estimate, load_spec
+
+    st = load_spec(spec)
+    out = output if output is not None else Path("results") / st.name
+    if dry_run:
+        est = estimate(st, workers=workers, calibrate=True)
+        if json_out:
+            _echo_json({"study": st.name, "output": str(out), "estimate": est,
+                        "configs": [c.to_dict() for c in st.configs]})  # fmt: skip
+            return
+        _print_dry_run(st, out, est)
+        return
+    _run_study_cli(st, out, scheduler, workers, retries, quiet or json_out, json_out)
+
+
+@study_app.command("resume")
+def study_resume(
+    directory: Annotated[Path, typer.Argument(help="Results directory of an interrupted study.")],
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
+    retries: Annotated[int, typer.Option(help="Retries of a failed task.")] = 2,
+    quiet: QuietOpt = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object (the session record).")] = False,
+) -> None:
+    """Continue a study from its directory: run only the tasks not yet stored (failed ones again)."""
+    from asyncconv.study.store import Store
+
+    st = Store(directory).spec()
+    _run_study_cli(st, directory, scheduler, workers, retries, quiet or json_out, json_out)
+
+
+def _run_study_cli(st, out: Path, scheduler, workers, retries, quiet: bool, json_out: bool) -> None:
+    from asyncconv.study import run_study
+
+    con = _console()
+    say = (lambda msg: None) if quiet else (lambda msg: con.print(msg))
+    say(
+        f"study {st.name}: {len(st.configs)} configurations x {st.replicas} replicas, {st.n_tasks} tasks -> {out}"
+    )
+    if quiet:
+        session = run_study(st, out, scheduler=scheduler, workers=workers, retries=retries, log=say)
+    else:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        # the bar appears when the work starts (after the workers loaded the kernels), not before
+        bar = Progress(TextColumn("replicas"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                       TimeRemainingColumn(), console=con)  # fmt: skip
+        state: dict[str, Any] = {}
+
+        def progress(done: int, total: int, start: int | None) -> None:
+            if start is not None:
+                bar.start()
+                state.update(t0=time.perf_counter(), start=start, task=bar.add_task("replicas", total=total,
+                             completed=done, rate=""))  # fmt: skip
+                return
+            dt = time.perf_counter() - state["t0"]
+            rate = (done - state["start"]) / dt if dt > 0 else 0.0
+            bar.update(state["task"], completed=done, rate=f"{rate:.1f} replicas/s")
+
+        try:
+            session = run_study(st, out, scheduler=scheduler, workers=workers, retries=retries, log=say,
+                                progress=progress)  # fmt: skip
+        finally:
+            bar.stop()
+    if json_out:
+        _echo_json({"study": st.name, "output": str(out), **session})
+        return
+    if session.get("nothing_to_do"):
+        return
+    share = session.get("kernel_share")
+    say(
+        f"{session['tasks_run']} tasks in {session['wall_s']:.1f} s on {session['workers']} workers "
+        f"(kernel load {max(session['jit_s']['per_worker'], default=0):.1f} s"
+        + (f", {100 * share:.0f}% of worker time in the kernels" if share is not None else "")
+        + ")"
+    )
+    if session["tasks_failed"]:
+        say(f"{session['tasks_failed']} tasks failed (see 'asyncconv study status {out}'); "
+            f"'asyncconv study resume {out}' retries them")  # fmt: skip
+    elif session["complete"]:
+        say(f"complete: 'asyncconv study report {out}', 'asyncconv plot {out}'")
+    if session["tasks_failed"]:
+        raise SystemExit(1)
+
+
+def _print_dry_run(st, out: Path, est: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    con = _console()
+    t = Table(title=f"study {st.name}: {len(st.configs)} configurations x {st.replicas} replicas -> {out}")
+    for col in (
+        "id",
+        "configuration",
+        "problem",
+        "n",
+        "workers",
+        "blocks",
+        "source",
+        "momentum",
+        "step",
+        "writes",
+    ):
+        t.add_column(col, justify="right" if col in ("id", "n", "workers", "blocks", "writes") else "left")
+    for c in st.configs:
+        sch, it = c.schedule, c.iteration
+        source = next(k for k in ("timing", "abstract", "periodic", "trace") if k in sch)
+        t.add_row(str(c.id), c.label, c.problem["name"], str(c.problem["n"]), str(sch["n_workers"]),
+                  str(sch["blocks"]["n_blocks"]), source, f"{it['momentum']} m={it['m']:g}",
+                  f"{it['g0']:g}/(nu+{it['nu0']:g})^{it['p']:g}", f"{c.events:,}")  # fmt: skip
+    con.print(t)
+    mb = est["trajectory_bytes"] / 2**20
+    con.print(
+        f"{est['tasks']} tasks of {st.batch} replicas; {est['writes']:,} writes in all; trajectories {mb:.1f} MiB; "
+        f"estimated {est['estimated_s']:.0f} s on {est['workers']} workers (from one short replica per configuration)"
+    )
+
+
+@study_app.command("status")
+def study_status_cmd(
+    directory: Annotated[Path, typer.Argument(help="Results directory.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Done / remaining / failed tasks and replicas of a study."""
+    from asyncconv.study import study_status
+
+    st = study_status(directory)
+    if json_out:
+        _echo_json(st)
+        return
+    con = _console()
+    t, r = st["tasks"], st["replicas"]
+    con.print(f"study {st['study']} in {st['dir']}: {'complete' if st['complete'] else 'incomplete'}")
+    con.print(
+        f"tasks:    {t['done']} done, {t['remaining']} remaining ({t['failed']} failed) of {t['total']}"
+    )
+    con.print(
+        f"replicas: {r['done']} done, {r['remaining']} remaining ({r['failed']} failed) of {r['total']}"
+    )
+    for name, err in st["failures"].items():
+        con.print(f"failed {name}: {err}")
+
+
+@study_app.command("report")
+def study_report(
+    directory: Annotated[Path, typer.Argument(help="Results directory.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    level: Annotated[float, typer.Option(help="Confidence level of the intervals.")] = 0.95,
+) -> None:
+    """Per configuration: verdict fractions with intervals, final-metric quantiles, time-to-eps;
+    then the paired comparisons the spec asks for (Holm-adjusted)."""
+    from asyncconv.config import check_number
+    from asyncconv.study import report
+
+    rep = report(directory, level=check_number(level, "--level", gt=0.0, lt=1.0))
+    if json_out:
+        _echo_json(rep)
+        return
+    _print_report(rep)
+
+
+def _print_report(rep: dict[str, Any]) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from asyncconv.study.spec import AXES
+
+    con = _console()
+
+    def fmt(v: float | None, digits: int = 3) -> str:
+        return "-" if v is None else f"{v:.{digits}g}"
+
+    def cell(fr: dict[str, Any], v: str) -> str:
+        return escape(f"{fr[v]['k']} [{fr[v]['lo']:.2f}, {fr[v]['hi']:.2f}]")
+
+    def quant(q: dict[str, Any]) -> str:
+        return escape(f"{fmt(q['q50'], 2)} [{fmt(q['q10'], 2)}, {fmt(q['q90'], 2)}]")
+
+    pct = round(100 * rep["level"])
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title=escape(
+            f"study {rep['study']}: verdicts ({pct}% Clopper-Pearson), final distance median [q10, q90]"
+        ),
+    )
+    for col in ("configuration", "n", "converged", "stall", "undec", "div", "dist to crit", "time to eps"):
+        t.add_column(col, justify="left" if col == "configuration" else "right", no_wrap=True)
+    for c in rep["configs"]:
+        if not c["replicas"]:
+            t.add_row(escape(c["label"]), "0", *["-"] * 6)
+            continue
+        fr = c["verdicts"]["fractions"]
+        te = c["time_to_eps"]
+        t.add_row(escape(c["label"]), str(c["replicas"]), cell(fr, "converged"), str(fr["stalled"]["k"]),
+                  str(fr["undecided"]["k"]), str(fr["diverged"]["k"]), quant(c["final"]["dist_final"]),
+                  f"{fmt(te['median'], 2)} ({te['reached']}/{c['replicas']})")  # fmt: skip
+    con.print(t)
+    if rep["comparisons"]:
+        t = Table(box=box.SIMPLE_HEAD,
+                  title="paired comparisons (replica r of a against replica r of b: common random numbers)")  # fmt: skip
+        for col in ("a vs b", "where", "metric", "a", "b", "test", "p", "p (Holm)"):
+            t.add_column(col, justify="right" if col in ("a", "b", "p", "p (Holm)") else "left")
+        for c in rep["comparisons"]:
+            where = (
+                ", ".join(v if k in AXES else f"{k.split('.')[-1]}={v}" for k, v in c["context"].items())
+                or "-"
+            )
+            val = lambda v: "-" if v is None else (str(v) if isinstance(v, int) else f"{v:.3g}")  # noqa: E731
+            t.add_row(f"{c['a']} vs {c['b']}", where, c["metric"], val(c["a_value"]), val(c["b_value"]),
+                      c["test"].split(" (")[0], fmt(c["pvalue"]), fmt(c["pvalue_holm"]))  # fmt: skip
+        con.print(t)
+        con.print(
+            "a, b: the fraction for verdicts, the median for metrics, the count that reached eps for time to eps"
+        )
+    eps = rep["thresholds"]["eps"]
+    con.print(f"time to eps: median ODE time until the distance to the critical set (else f - f_ref) <= {eps:g} "
+              "(Kaplan-Meier; reached/replicas); --json has intervals and all quantiles")  # fmt: skip
+    if not rep["complete"]:
+        con.print("note: the study is incomplete; 'asyncconv study resume DIR' finishes it")
+
+
+@app.command("plot")
+def plot_cmd(
+    directory: Annotated[Path, typer.Argument(help="Results directory of a study.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Figure directory (default: DIR/figures).")
+    ] = None,
+) -> None:
+    """Figures of a study: trajectories (median, 10-90% band), verdict fractions, delay histograms."""
+    from asyncconv.plot.study import plot_study
+
+    paths = plot_study(directory, output)
+    for p in paths:
+        typer.echo(str(p))
+
+
+try:  # `asyncconv train` needs torch (the [torch] extra); without it the command is absent
+    from asyncconv.torch.cli import train as _train
+
+    app.command("train")(_train)
+except ModuleNotFoundError as _e:
+    if _e.name not in ("torch", "asyncconv.torch", "asyncconv.torch.cli"):
+        raise
 
 
 def _error(msg: str) -> None:

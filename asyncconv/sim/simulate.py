@@ -25,12 +25,24 @@ from asyncconv.schedule import Schedule, ScheduleModel, draw_schedule, partition
 from asyncconv.sim import _kernels
 from asyncconv.sim.variants import Iteration
 
-__all__ = ["METRIC_NAMES", "PROBE_NAMES", "ReplayState", "SimResult", "probe_fractions", "replay", "simulate"]
+__all__ = [
+    "METRIC_NAMES",
+    "PROBE_NAMES",
+    "ReplayState",
+    "SimResult",
+    "probe_fractions",
+    "replay",
+    "replica_seed",
+    "replica_streams",
+    "simulate",
+]
 
 METRIC_NAMES = _kernels.METRIC_NAMES
 PROBE_NAMES = ("k", "t", "f", "unorm")
 STATUS = ("finished", "diverged")
 DEFAULT_PROBES = 64
+#: delay histogram bins 0 .. DELAY_HIST_BINS - 2; the last bin counts delays >= DELAY_HIST_BINS - 1
+DELAY_HIST_BINS = 257
 
 
 def probe_fractions(probes: int | np.ndarray | None) -> np.ndarray:
@@ -345,6 +357,20 @@ def replay(
     return _result(problem, tuple(np.array(a)[None] if i < 7 else a for i, a in enumerate(out)), info)
 
 
+def replica_seed(seed: int, r: int) -> np.random.SeedSequence:
+    """The seed of replica ``r`` under root ``seed``: ``SeedSequence(seed).spawn(R)[r]`` for any R > r.
+
+    ``.spawn(2)`` of it gives the schedule's seed and the key of its noise, minibatches and step
+    factors (:func:`replica_streams`)."""
+    return np.random.SeedSequence(seed, spawn_key=(r,))
+
+
+def replica_streams(seed: int, r: int) -> tuple[np.random.SeedSequence, int]:
+    """(schedule seed, kernel key) of replica ``r``: what :func:`simulate` draws and replays."""
+    s_sched, s_key = replica_seed(seed, r).spawn(2)
+    return s_sched, key_from_seed(s_key)[0]
+
+
 def simulate(
     problem: Problem,
     model: ScheduleModel,
@@ -360,8 +386,13 @@ def simulate(
     probes: int | np.ndarray | None = DEFAULT_PROBES,
     probe_x: bool = False,
     n_tail: int = 0,
+    first_replica: int = 0,
 ) -> SimResult:
     """Monte Carlo: ``n_replicas`` independent schedules from ``model``, each replayed once.
+
+    The replicas are ``first_replica, ..., first_replica + n_replicas - 1`` of the root seed:
+    replica r is the same whether it runs alone, in a batch or in a study task (the seeding rule
+    of the module docstring; ``replica_seeds``).
 
     Replicas run in batches of at most ``max_batch_events`` writes, in parallel inside a batch
     (Numba ``prange``). ``progress(done, total)`` is called after each batch.
@@ -369,6 +400,10 @@ def simulate(
     Besides the geometric checkpoints, each replica records ``probes`` (a count Q: uniform in ODE
     time over the horizon; or an array of fractions of the horizon), with the iterate there when
     ``probe_x``, and the whole read points of its last ``n_tail`` writes (memory R·M·n).
+
+    ``result.info["delay"]`` summarises the delays d_k = k − read_lo[k] of the drawn schedules:
+    per replica ``mean`` (R,) and ``max`` (R,), and ``hist`` (DELAY_HIST_BINS,) pooled counts
+    with the last bin counting every delay >= DELAY_HIST_BINS − 1.
     """
     it = iteration or Iteration()
     n_tail = check_int(n_tail, "n_tail", ge=0)
@@ -376,22 +411,33 @@ def simulate(
     n_events = check_int(n_events, "n_events", ge=1)
     n_replicas = check_int(n_replicas, "n_replicas", ge=1)
     n_ckpt = check_int(n_ckpt, "n_ckpt", ge=2)
-    root = np.random.SeedSequence(check_int(seed, "seed", ge=0))
-    children = root.spawn(n_replicas)
+    seed = check_int(seed, "seed", ge=0)
+    first_replica = check_int(first_replica, "first_replica", ge=0)
+    children = [replica_seed(seed, first_replica + r) for r in range(n_replicas)]
     per_batch = max(1, min(n_replicas, max_batch_events // n_events))
     parts = []
     t0 = time.perf_counter()
-    t_draw = 0.0
+    t_draw = t_kernel = 0.0
+    d_mean: list[float] = []
+    d_max: list[int] = []
+    d_hist = np.zeros(DELAY_HIST_BINS, dtype=np.int64)
     for start in range(0, n_replicas, per_batch):
         batch = children[start : start + per_batch]
         ta = time.perf_counter()
-        seeds = [child.spawn(2) for child in batch]
+        seeds = [child.spawn(2) for child in batch]  # as replica_streams
         keys = [key_from_seed(k_seed)[0] for _, k_seed in seeds]
         # the drawing kernels release the GIL: draw the batch's schedules on all threads
         with ThreadPoolExecutor(max_workers=max(1, numba.get_num_threads())) as pool:
             scheds = list(pool.map(lambda ss: draw_schedule(model, n_events, ss[0]), seeds))
+        for sc in scheds:
+            d = sc.delay()
+            d_mean.append(float(d.mean()) if d.size else 0.0)
+            d_max.append(int(d.max()) if d.size else 0)
+            d_hist += np.bincount(np.minimum(d, DELAY_HIST_BINS - 1), minlength=DELAY_HIST_BINS)
         t_draw += time.perf_counter() - ta
+        tb = time.perf_counter()
         parts.append(_run(problem, scheds, keys, it, n_ckpt, x0, frac, probe_x, n_tail))
+        t_kernel += time.perf_counter() - tb
         if progress is not None:
             progress(min(start + per_batch, n_replicas), n_replicas)
     out = tuple(np.concatenate(z) for z in zip(*parts, strict=True))
@@ -399,6 +445,8 @@ def simulate(
         problem, out,
         {
             "iteration": it.to_dict(), "schedule_model": model.to_dict(), "seed": seed,
-            "n_events": n_events, "wall_s": time.perf_counter() - t0, "draw_s": t_draw,
+            "n_events": n_events, "first_replica": first_replica, "wall_s": time.perf_counter() - t0,
+            "draw_s": t_draw, "kernel_s": t_kernel,
+            "delay": {"mean": np.array(d_mean), "max": np.array(d_max, dtype=np.int64), "hist": d_hist},
         },
     )  # fmt: skip

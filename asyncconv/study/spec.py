@@ -1,0 +1,421 @@
+"""Study specs: problems × scheduler models × iteration variants × step-size rules × grids.
+
+A spec is a TOML file (``sims/*.toml``)::
+
+    description = "what the study shows"
+
+    [study]
+    name = "quickstart"
+    seed = 1            # root seed: replica r uses SeedSequence(seed, spawn_key=(r,)) in every
+    replicas = 24       #   configuration (common random numbers, so configurations pair by replica)
+    events = 200_000    # writes per replica (the horizon K)
+    batch = 4           # replicas per task (the unit of work, of storage and of resume)
+    checkpoints = 60    # geometric checkpoints in ODE time
+    probes = 64         # probes uniform in ODE time (verdict windows)
+
+    [problem]           # one table, or several [[problem]] tables each with a `label`
+    name = "trap"
+
+    [[schedule]]        # ScheduleModel tables (reference/model.md §3), each with a `label`
+    label = "random"
+    ...
+    [iteration]         # Iteration (model.md §4); or several [[iteration]] with labels
+    [[step]]            # optional: step-size rules (g0, p, nu0, clock) overriding [iteration]
+    [grid]              # optional: dotted key -> list of values, crossed with everything else
+    "iteration.m" = [0.0, 0.5, 0.9]
+    [thresholds]        # verdict thresholds (theory.Thresholds), recorded with the results
+    [[compare]]         # paired comparisons for the report
+    axis = "schedule"
+    a = "random"
+    b = "periodic"
+
+The configurations are the Cartesian product of the axes (problem, schedule, iteration, step) and
+the grid, in that order (the last grid key varies fastest). Everything is validated here, before
+any work runs: each error names the field (``schedule[1].timing.compute.law``,
+``grid.iteration.p``) and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asyncconv.config import ConfigError, check_choice, check_int, check_keys
+
+__all__ = ["AXES", "Config", "StudySpec", "load_spec", "parse_spec"]
+
+#: axes in product order; ``step`` entries override the iteration's step-size fields
+AXES = ("problem", "schedule", "iteration", "step")
+STEP_KEYS = ("g0", "p", "nu0", "clock")
+STUDY_KEYS = ("name", "seed", "replicas", "events", "batch", "checkpoints", "probes", "tail")
+COMPARE_KEYS = ("axis", "a", "b", "metrics")
+#: what a comparison can test: a verdict indicator (exact McNemar, paired by replica), a final
+#: metric (Wilcoxon signed-rank, paired) or time-to-ε (log-rank on the right-censored times)
+COMPARE_METRICS = (
+    "converged",
+    "stalled",
+    "diverged",
+    "f_gap_final",
+    "dist_final",
+    "stationarity_upper",
+    "time_to_eps",
+)
+MAX_CONFIGS = 10_000
+MAX_REPLICAS = 1_000_000
+MAX_EVENTS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration of a study: everything one replica needs, as plain JSON-able dicts.
+
+    ``labels`` maps each varying axis (and grid key) to this configuration's value there.
+    """
+
+    id: int
+    label: str
+    labels: dict[str, str]
+    problem: dict[str, Any]
+    schedule: dict[str, Any]
+    iteration: dict[str, Any]
+    events: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "labels": self.labels,
+            "problem": self.problem,
+            "schedule": self.schedule,
+            "iteration": self.iteration,
+            "events": self.events,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        return cls(
+            int(d["id"]),
+            d["label"],
+            dict(d["labels"]),
+            d["problem"],
+            d["schedule"],
+            d["iteration"],
+            int(d["events"]),
+        )
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated, expanded study.
+
+    Attributes
+    ----------
+    name, description : str
+    seed, replicas, batch, checkpoints, probes : int
+    tail : int or None  (read points kept per replica for the trajectory certificate; None = default)
+    configs : tuple of Config
+    thresholds : dict  (``theory.Thresholds.to_dict()``)
+    compare : tuple of dict  (axis, a, b, metrics)
+    text : str  (the TOML as written, stored with the results)
+    """
+
+    name: str
+    description: str
+    seed: int
+    replicas: int
+    batch: int
+    checkpoints: int
+    probes: int
+    tail: int | None
+    configs: tuple[Config, ...]
+    thresholds: dict[str, Any]
+    compare: tuple[dict[str, Any], ...] = ()
+    text: str = field(default="", repr=False)
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.configs) * math.ceil(self.replicas / self.batch)
+
+    def tasks(self) -> list[tuple[int, int, int]]:
+        """(config id, first replica, end replica) of every task, in a fixed order."""
+        return [
+            (c.id, r0, min(r0 + self.batch, self.replicas))
+            for c in self.configs
+            for r0 in range(0, self.replicas, self.batch)
+        ]
+
+    @property
+    def total_events(self) -> int:
+        return sum(c.events for c in self.configs) * self.replicas
+
+    def fingerprint(self) -> str:
+        """SHA-256 of everything that determines the results (not the name or description)."""
+        d = {
+            "seed": self.seed,
+            "replicas": self.replicas,
+            "batch": self.batch,
+            "checkpoints": self.checkpoints,
+            "probes": self.probes,
+            "tail": self.tail,
+            "configs": [c.to_dict() for c in self.configs],
+            "thresholds": self.thresholds,
+        }
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seed": self.seed,
+            "replicas": self.replicas,
+            "batch": self.batch,
+            "checkpoints": self.checkpoints,
+            "probes": self.probes,
+            "tail": self.tail,
+            "thresholds": self.thresholds,
+            "compare": list(self.compare),
+            "configs": [c.to_dict() for c in self.configs],
+            "fingerprint": self.fingerprint(),
+        }
+
+    def axes(self) -> dict[str, list[str]]:
+        """Each varying axis and its values, in order of appearance."""
+        out: dict[str, list[str]] = {}
+        for c in self.configs:
+            for k, v in c.labels.items():
+                out.setdefault(k, [])
+                if v not in out[k]:
+                    out[k].append(v)
+        return out
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study spec file (errors: :class:`ConfigError` naming the field)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("spec", f"file not found: {p}")
+    text = p.read_text(encoding="utf-8", errors="strict")
+    return parse_spec(text, default_name=p.stem)
+
+
+def parse_spec(text: str, default_name: str = "study") -> StudySpec:
+    """Validate and expand a study spec given as TOML text."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("spec", f"not valid TOML: {e}") from None
+    description = data.pop("description", "")
+    if not isinstance(description, str):
+        raise ConfigError("description", "must be a string")
+    check_keys(data, ("study", *AXES, "grid", "thresholds", "compare"), "", ("study", "problem", "schedule"))
+    st = data["study"]
+    check_keys(st, STUDY_KEYS, "study", ("replicas", "events"))
+    name = st.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise ConfigError("study.name", "must be a non-empty string")
+    seed = check_int(st.get("seed", 0), "study.seed", ge=0)
+    replicas = check_int(st["replicas"], "study.replicas", ge=1, le=MAX_REPLICAS)
+    events = check_int(st["events"], "study.events", ge=1, le=MAX_EVENTS)
+    batch = check_int(st.get("batch", _default_batch(events, replicas)), "study.batch", ge=1)
+    checkpoints = check_int(st.get("checkpoints", 60), "study.checkpoints", ge=2, le=10_000)
+    probes = check_int(st.get("probes", 64), "study.probes", ge=0, le=100_000)
+    tail = None if "tail" not in st else check_int(st["tail"], "study.tail", ge=0)
+
+    axes = {ax: _axis(data, ax) for ax in AXES}
+    grid = _grid(data.get("grid", {}))
+    from asyncconv.theory import Thresholds
+
+    thresholds = Thresholds.from_dict(data.get("thresholds")).to_dict()
+
+    combos = list(itertools.product(*(axes[ax] for ax in AXES), *(vals for _, vals in grid)))
+    if len(combos) > MAX_CONFIGS:
+        raise ConfigError("grid", f"expands to {len(combos)} configurations; at most {MAX_CONFIGS} allowed")
+    varying = [ax for ax in AXES if len(axes[ax]) > 1]
+    configs = []
+    for cid, combo in enumerate(combos):
+        chosen = dict(zip(AXES, combo[: len(AXES)], strict=True))
+        cfg = {
+            "problem": copy.deepcopy(chosen["problem"][1]),
+            "schedule": copy.deepcopy(chosen["schedule"][1]),
+            "iteration": {**copy.deepcopy(chosen["iteration"][1]), **copy.deepcopy(chosen["step"][1])},
+            "events": events,
+        }
+        labels = {ax: chosen[ax][0] for ax in varying}
+        for (key, _), value in zip(grid, combo[len(AXES) :], strict=True):
+            _set_path(cfg, key, value)
+            if len(dict(grid)[key]) > 1:
+                labels[key] = _fmt(value)
+        label = ", ".join(v if k in AXES else f"{k.split('.')[-1]}={v}" for k, v in labels.items()) or "all"
+        configs.append(_validated(cid, label, labels, cfg))
+    compare = tuple(
+        _compare(c, i, axes, grid) for i, c in enumerate(_tables(data.get("compare", []), "compare"))
+    )
+    return StudySpec(
+        name, description.strip(), seed, replicas, batch, checkpoints, probes, tail, tuple(configs),
+        thresholds, compare, text,
+    )  # fmt: skip
+
+
+def _default_batch(events: int, replicas: int) -> int:
+    """Replicas per task: about 2M writes a task (a few seconds), at most 64 and at most all."""
+    return max(1, min(replicas, 64, 2_000_000 // max(events, 1)))
+
+
+def _tables(value: Any, field_name: str) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return value
+    raise ConfigError(field_name, "must be a table or an array of tables ([[...]])")
+
+
+def _axis(data: dict[str, Any], ax: str) -> list[tuple[str, dict[str, Any]]]:
+    """(label, table) of each entry of one axis; an absent optional axis is one empty entry."""
+    if ax not in data:
+        return [("default", {})]
+    entries = _tables(data[ax], ax)
+    if not entries:
+        raise ConfigError(ax, "is empty; give at least one table")
+    out = []
+    for i, entry in enumerate(entries):
+        path = ax if isinstance(data[ax], dict) else f"{ax}[{i}]"
+        entry = dict(entry)
+        label = entry.pop("label", None)
+        if label is None:
+            if len(entries) > 1:
+                raise ConfigError(f"{path}.label", f"is required when there are several [[{ax}]] tables")
+            label = str(entry.get("name", ax)) if ax == "problem" else ax
+        if not isinstance(label, str) or not label:
+            raise ConfigError(f"{path}.label", "must be a non-empty string")
+        if ax == "step":
+            check_keys(entry, ("label", *STEP_KEYS), path)
+        out.append((label, entry))
+    labels = [lab for lab, _ in out]
+    dup = {lab for lab in labels if labels.count(lab) > 1}
+    if dup:
+        raise ConfigError(ax, f"labels must be distinct (repeated: {', '.join(sorted(dup))})")
+    return out
+
+
+def _grid(grid: Any) -> list[tuple[str, list[Any]]]:
+    if not isinstance(grid, dict):
+        raise ConfigError("grid", 'must be a table of dotted keys, e.g. "iteration.p" = [0.6, 0.75]')
+    out = []
+    for key, values in grid.items():
+        path = f"grid.{key}"
+        root = key.split(".")[0]
+        if root not in ("problem", "schedule", "iteration", "events") or (
+            root != "events" and "." not in key
+        ):
+            raise ConfigError(
+                path,
+                "keys are dotted paths under problem., schedule. or iteration., or 'events' (the horizon)",
+            )
+        if not isinstance(values, list):
+            raise ConfigError(path, f"must be a list of values (got {type(values).__name__})")
+        if not values:
+            raise ConfigError(
+                path, "is empty: the grid would expand to no configurations; give at least one value"
+            )
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise ConfigError(path, "values must be distinct")
+        out.append((key, values))
+    return out
+
+
+def _set_path(cfg: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    if parts == ["events"]:
+        cfg["events"] = value
+        return
+    node = cfg
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"grid.{key}", f"{'.'.join(parts[: i + 1])} is not a table")
+        node = nxt
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else json.dumps(v) if isinstance(v, dict | list) else str(v)
+
+
+def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]) -> Config:
+    """Build the problem, schedule model and iteration once to validate them; errors name the
+    configuration when the axes vary."""
+    from asyncconv.problems import make_problem
+    from asyncconv.schedule import ScheduleModel
+    from asyncconv.sim import Iteration
+
+    where = f" (configuration {label})" if labels else ""
+    try:
+        events = check_int(cfg["events"], "events", ge=1, le=MAX_EVENTS)
+        prob = dict(cfg["problem"])
+        check_keys(prob, ("name", "n", "seed", "x0", *_problem_params(prob)), "problem", ("name",))
+        name = prob.pop("name")
+        n = prob.pop("n", None)
+        pseed = check_int(prob.pop("seed", 0), "problem.seed", ge=0)
+        x0 = prob.pop("x0", None)
+        try:
+            problem = make_problem(name, n, seed=pseed, **prob)
+        except ConfigError as e:
+            raise ConfigError(f"problem.{e.field}", e.message) from None
+        if x0 is not None and (
+            not isinstance(x0, list)
+            or len(x0) != problem.n
+            or not all(isinstance(v, int | float) for v in x0)
+        ):
+            raise ConfigError("problem.x0", f"must be a list of {problem.n} numbers")
+        try:
+            model = ScheduleModel.from_dict(cfg["schedule"])
+        except ConfigError as e:
+            raise ConfigError(f"schedule.{e.field}", e.message) from None
+        if model.blocks.n_blocks > problem.n:
+            raise ConfigError(
+                "schedule.blocks.n_blocks",
+                f"cannot split n = {problem.n} coordinates into {model.blocks.n_blocks} blocks",
+            )
+        it = Iteration.from_dict(cfg["iteration"])
+    except ConfigError as e:
+        raise ConfigError(e.field, e.message + where) from None
+    return Config(
+        cid, label, labels, {**cfg["problem"], "n": problem.n}, model.to_dict(), it.to_dict(), events
+    )
+
+
+def _problem_params(prob: dict[str, Any]) -> tuple[str, ...]:
+    """Every key but the generic ones: make_problem names unknown parameters itself."""
+    return tuple(k for k in prob if k not in ("name", "n", "seed", "x0"))
+
+
+def _compare(c: dict[str, Any], i: int, axes, grid) -> dict[str, Any]:
+    path = f"compare[{i}]"
+    check_keys(c, COMPARE_KEYS, path, ("axis", "a", "b"))
+    axis = c["axis"]
+    values = {ax: [lab for lab, _ in axes[ax]] for ax in AXES} | {
+        k: [_fmt(v) for v in vals] for k, vals in grid
+    }
+    axis = check_choice(axis, [k for k, v in values.items() if len(v) > 1], f"{path}.axis")
+    a, b = _fmt(c["a"]), _fmt(c["b"])
+    for side, v in (("a", a), ("b", b)):
+        if v not in values[axis]:
+            raise ConfigError(
+                f"{path}.{side}", f"{v!r} is not a value of {axis}; allowed: {', '.join(values[axis])}"
+            )
+    if a == b:
+        raise ConfigError(f"{path}.b", "must differ from a")
+    metrics = c.get("metrics", ["converged", "f_gap_final", "time_to_eps"])
+    if not isinstance(metrics, list) or not metrics:
+        raise ConfigError(f"{path}.metrics", f"must be a non-empty list of: {', '.join(COMPARE_METRICS)}")
+    for m in metrics:
+        check_choice(m, COMPARE_METRICS, f"{path}.metrics")
+    return {"axis": axis, "a": a, "b": b, "metrics": list(metrics)}

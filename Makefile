@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 OUT    ?= results/demo
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: demo test test-slow test-all bench lint format install clean
+.PHONY: demo schedules test test-slow test-all bench lint format install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## The main job: draw realistic and control schedules, print their statistics, plot them.
+## The main job: a short Monte Carlo study (sims/quickstart.toml, about 1-2 minutes on 2 cores):
+## synchronous vs asynchronous, random vs periodic schedules on the blockwise-critical trap, with
+## its report (text and JSON) and figures. Re-running it finds the study complete and only redraws.
+STUDY ?= sims/quickstart.toml
+STUDY_OUT ?= results/quickstart
 demo: $(STAMP)
+	$(BIN)/asyncconv study run $(STUDY) -o $(STUDY_OUT)
+	$(BIN)/asyncconv study report $(STUDY_OUT) --json > $(STUDY_OUT)/report.json
+	$(BIN)/asyncconv study report $(STUDY_OUT) | tee $(STUDY_OUT)/report.txt
+	$(BIN)/asyncconv plot $(STUDY_OUT) -o $(STUDY_OUT)/figures
+	@echo "results, report.txt/report.json and figures/ are in $(STUDY_OUT)/"
+
+## Schedules only: draw realistic and control schedules, print their statistics, plot them.
+schedules: $(STAMP)
 	$(BIN)/asyncconv schedule draw --model sims/schedules/passm_exponential.toml -n 1000000 --seed 1 -o $(OUT)/passm_exponential.npz
 	$(BIN)/asyncconv schedule plot $(OUT)/passm_exponential.npz -o $(OUT)/passm_exponential.png
 	$(BIN)/asyncconv schedule draw --model sims/schedules/hogwild_torn.toml -n 1000000 --seed 1 -o $(OUT)/hogwild_torn.npz
@@ -42,6 +54,7 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_schedule.py
 	$(BIN)/asyncconv bench
+	$(BIN)/python benchmarks/bench_study.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check asyncconv tests benchmarks

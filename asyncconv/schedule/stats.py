@@ -113,10 +113,12 @@ def autocorrelation(x: np.ndarray, max_lag: int = 10) -> list[float]:
     """Sample autocorrelation at lags 1..max_lag (0 for a constant series)."""
     x = np.asarray(x, dtype=float)
     x = x - x.mean()
-    var = float(np.dot(x, x))
+    # np.sum of products, not np.dot: BLAS splits long dot products across its threads, which
+    # changes the last bits with the thread count (results must not depend on it)
+    var = float(np.sum(x * x))
     if var == 0.0 or x.size < 2:
         return [0.0] * max_lag
-    return [float(np.dot(x[:-lag], x[lag:]) / var) if lag < x.size else 0.0 for lag in range(1, max_lag + 1)]
+    return [float(np.sum(x[:-lag] * x[lag:]) / var) if lag < x.size else 0.0 for lag in range(1, max_lag + 1)]
 
 
 def block_frequencies(schedule: Schedule) -> np.ndarray:

@@ -45,8 +45,10 @@ def _task_kwargs(spec: StudySpec) -> dict[str, Any]:
 
 def _warmup(config: dict[str, Any], kwargs: dict[str, Any]) -> float:
     """Load (or compile) every kernel a task uses, on a tiny run; returns its seconds."""
+    from asyncconv.study import tasks
+
     t0 = time.perf_counter()
-    run_task(
+    tasks.run_task(
         {**config, "events": min(int(config["events"]), 1000)},
         0,
         1,
@@ -167,7 +169,7 @@ def _client(scheduler: str | None, workers: int | None):
             ) from None
     n = workers or _cores()
     cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
         silence_logs=logging.ERROR, memory_limit="auto",
     )  # fmt: skip
     return Client(cluster), cluster

@@ -407,3 +407,28 @@ def test_cli_run_status_report_and_errors(tmp_path, capsys):
     assert main_exit(["study", "run", str(spec_file), "-o", str(tmp_path / "y"), "--workers", "0"]) == 2
     assert "--workers" in capsys.readouterr().err
     assert pd.read_parquet(d / "summary.parquet").shape[0] == 4
+
+
+def test_probe_iterates_are_stored_when_asked(tmp_path):
+    """``probe_x = true``: the iterates at the probes go to trajectories.zarr (phase portraits)."""
+    spec = parse_spec(
+        spec_text(replicas=2, events=3000).replace("probes = 16", "probes = 16\nprobe_x = true")
+    )
+    store = Store(tmp_path / "s")
+    store.create(spec)
+    kw = {"seed": spec.seed, "checkpoints": 20, "probes": 16, "tail": None, "thresholds": spec.thresholds}
+    res = run_task(spec.configs[1].to_dict(), 0, 2, **kw, probe_x=True)
+    assert res.probe_x.shape == (2, 16, 2) and res.probe_x.dtype == np.float32
+    store.write_task(spec, res)
+    ds = open_results(tmp_path / "s").trajectories
+    px = ds["probe_x"].isel(config=1).values
+    np.testing.assert_array_equal(px, res.probe_x)
+    assert np.isnan(ds["probe_x"].isel(config=0).values).all()
+    # each stored iterate is where the probe's f was taken
+    from asyncconv.problems import make_problem
+
+    trap = make_problem("trap")
+    f = [[trap.value(px[r, q].astype(np.float64)) for q in range(16)] for r in range(2)]
+    np.testing.assert_allclose(f, res.probes[:, :, 2], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match=r"study\.probe_x"):
+        parse_spec(spec_text().replace("probes = 16", "probes = 16\nprobe_x = 1"))

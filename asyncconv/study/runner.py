@@ -40,6 +40,7 @@ def _task_kwargs(spec: StudySpec) -> dict[str, Any]:
         "probes": spec.probes,
         "tail": spec.tail,
         "thresholds": spec.thresholds,
+        "probe_x": spec.probe_x,
     }
 
 

@@ -12,6 +12,7 @@ A spec is a TOML file (``sims/*.toml``)::
     batch = 4           # replicas per task (the unit of work, of storage and of resume)
     checkpoints = 60    # geometric checkpoints in ODE time
     probes = 64         # probes uniform in ODE time (verdict windows)
+    probe_x = false     # also store the iterate at each probe (phase portraits, shadowing)
 
     [problem]           # one table, or several [[problem]] tables each with a `label`
     name = "trap"
@@ -53,7 +54,9 @@ __all__ = ["AXES", "Config", "StudySpec", "load_spec", "parse_spec"]
 #: axes in product order; ``step`` entries override the iteration's step-size fields
 AXES = ("problem", "schedule", "iteration", "step")
 STEP_KEYS = ("g0", "p", "nu0", "clock")
-STUDY_KEYS = ("name", "seed", "replicas", "events", "batch", "checkpoints", "probes", "tail")
+STUDY_KEYS = ("name", "seed", "replicas", "events", "batch", "checkpoints", "probes", "probe_x", "tail")
+#: largest store of iterates at probes (probe_x), in float32 values
+MAX_PROBE_X = 500_000_000
 COMPARE_KEYS = ("axis", "a", "b", "metrics")
 #: what a comparison can test: a verdict indicator (exact McNemar, paired by replica), a final
 #: metric (Wilcoxon signed-rank, paired) or time-to-ε (log-rank on the right-censored times)
@@ -119,6 +122,7 @@ class StudySpec:
     name, description : str
     seed, replicas, batch, checkpoints, probes : int
     tail : int or None  (read points kept per replica for the trajectory certificate; None = default)
+    probe_x : bool  (store the iterate at each probe)
     configs : tuple of Config
     thresholds : dict  (``theory.Thresholds.to_dict()``)
     compare : tuple of dict  (axis, a, b, metrics)
@@ -133,6 +137,7 @@ class StudySpec:
     checkpoints: int
     probes: int
     tail: int | None
+    probe_x: bool
     configs: tuple[Config, ...]
     thresholds: dict[str, Any]
     compare: tuple[dict[str, Any], ...] = ()
@@ -163,6 +168,7 @@ class StudySpec:
             "checkpoints": self.checkpoints,
             "probes": self.probes,
             "tail": self.tail,
+            "probe_x": self.probe_x,
             "configs": [c.to_dict() for c in self.configs],
             "thresholds": self.thresholds,
         }
@@ -178,6 +184,7 @@ class StudySpec:
             "checkpoints": self.checkpoints,
             "probes": self.probes,
             "tail": self.tail,
+            "probe_x": self.probe_x,
             "thresholds": self.thresholds,
             "compare": list(self.compare),
             "configs": [c.to_dict() for c in self.configs],
@@ -228,6 +235,9 @@ def parse_spec(text: str, default_name: str = "study") -> StudySpec:
     checkpoints = check_int(st.get("checkpoints", 60), "study.checkpoints", ge=2, le=10_000)
     probes = check_int(st.get("probes", 64), "study.probes", ge=0, le=100_000)
     tail = None if "tail" not in st else check_int(st["tail"], "study.tail", ge=0)
+    probe_x = st.get("probe_x", False)
+    if not isinstance(probe_x, bool):
+        raise ConfigError("study.probe_x", f"must be true or false (got {probe_x!r})")
 
     axes = {ax: _axis(data, ax) for ax in AXES}
     grid = _grid(data.get("grid", {}))
@@ -255,11 +265,19 @@ def parse_spec(text: str, default_name: str = "study") -> StudySpec:
                 labels[key] = _fmt(value)
         label = ", ".join(v if k in AXES else f"{k.split('.')[-1]}={v}" for k, v in labels.items()) or "all"
         configs.append(_validated(cid, label, labels, cfg))
+    if probe_x:
+        size = len(configs) * replicas * probes * max(c.problem["n"] for c in configs)
+        if size > MAX_PROBE_X:
+            raise ConfigError(
+                "study.probe_x",
+                f"would store {size:,} values (configurations x replicas x probes x n); at most "
+                f"{MAX_PROBE_X:,}: use fewer probes or replicas",
+            )
     compare = tuple(
         _compare(c, i, axes, grid) for i, c in enumerate(_tables(data.get("compare", []), "compare"))
     )
     return StudySpec(
-        name, description.strip(), seed, replicas, batch, checkpoints, probes, tail, tuple(configs),
+        name, description.strip(), seed, replicas, batch, checkpoints, probes, tail, probe_x, tuple(configs),
         thresholds, compare, text,
     )  # fmt: skip
 

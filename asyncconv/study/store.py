@@ -13,7 +13,9 @@ Layout::
     DIR/failed/TASK.txt          the error of a task that failed (retried by the next resume)
     DIR/trajectories.zarr        zarr v3 group: ``metrics`` (config, replica, checkpoint, metric)
                                  and ``probes`` (config, replica, probe, field), float32, one chunk
-                                 per task; NaN where not computed
+                                 per task; NaN where not computed; with ``probe_x = true`` also
+                                 ``probe_x`` (config, replica, probe, coordinate): the iterates
+                                 at the probes (NaN-padded to the largest n)
     DIR/summary.parquet          all summary rows sorted by (config, replica), when complete
     DIR/schedules.json           per configuration: pooled delay histogram and replica 0's
                                  schedule statistics, when complete
@@ -106,7 +108,12 @@ class Store:
         (self.root / "failed").mkdir(exist_ok=True)
         self._create_arrays(spec)
         _atomic_write(self.root / "spec.toml", spec.text.encode())
-        _atomic_write(self.root / "manifest.json", _json({"format": FORMAT, **environment(), "sessions": []}))
+        seeding = (
+            "replica r of every configuration: SeedSequence(seed, spawn_key=(r,)).spawn(2) gives the "
+            "schedule's seed and the key of its noise, minibatches and step factors"
+        )
+        manifest = {"format": FORMAT, "seed": spec.seed, "seeding": seeding, **environment(), "sessions": []}
+        _atomic_write(self.root / "manifest.json", _json(manifest))
         # study.json last: its presence marks a complete layout
         _atomic_write(self.root / "study.json", _json(spec.to_dict()))
 
@@ -126,6 +133,12 @@ class Store:
                 dtype="float32", fill_value=np.nan, dimension_names=dims,
             )  # fmt: skip
             a.attrs["fields"] = list(fields)
+        if spec.probe_x:
+            n_max = max(c.problem["n"] for c in spec.configs)
+            g.create_array(
+                "probe_x", shape=(C, R, spec.probes, n_max), chunks=(1, spec.batch, max(spec.probes, 1), n_max),
+                dtype="float32", fill_value=np.nan, dimension_names=("config", "replica", "probe", "coordinate"),
+            )  # fmt: skip
         g.attrs["description"] = (
             "asyncconv study trajectories: metrics at geometric ODE-time checkpoints (row 0 = start, "
             "last = end) and probes uniform in ODE time; float32, NaN where not reached or not computed"
@@ -166,6 +179,9 @@ class Store:
         g["metrics"][result.config, result.r0 : result.r1] = result.metrics
         if spec.probes:
             g["probes"][result.config, result.r0 : result.r1] = result.probes
+        if result.probe_x is not None and spec.probes:
+            n = result.probe_x.shape[-1]
+            g["probe_x"][result.config, result.r0 : result.r1, :, :n] = result.probe_x
         table = pa.Table.from_pandas(pd.DataFrame(result.rows), preserve_index=False)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)

@@ -56,6 +56,7 @@ class TaskResult:
     rows : list of dict   (one per replica; SUMMARY_COLUMNS plus ``measures`` as JSON text)
     metrics : ndarray, shape (r1 - r0, checkpoints + 1, len(METRIC_NAMES)), float32
     probes : ndarray, shape (r1 - r0, probes, len(PROBE_NAMES)), float32
+    probe_x : ndarray, shape (r1 - r0, probes, n) float32, or None  (iterates at the probes)
     delay_hist : ndarray, shape (DELAY_HIST_BINS,), int64  (pooled over the batch)
     schedule_stats : dict or None  (full statistics of replica 0's schedule, first batch only)
     timings : dict  (wall, draw, kernel and evaluation seconds of this task)
@@ -67,6 +68,7 @@ class TaskResult:
     rows: list[dict[str, Any]]
     metrics: np.ndarray
     probes: np.ndarray
+    probe_x: np.ndarray | None
     delay_hist: np.ndarray
     schedule_stats: dict[str, Any] | None
     timings: dict[str, float]
@@ -99,6 +101,7 @@ def run_task(
     probes: int,
     tail: int | None,
     thresholds: dict[str, Any],
+    probe_x: bool = False,
     threads: int = 1,
 ) -> TaskResult:
     """Simulate replicas ``r0 .. r1 - 1`` of ``config`` and evaluate their verdicts.
@@ -121,7 +124,7 @@ def run_task(
     try:
         res = simulate(
             problem, model, it, n_events=int(config["events"]), n_replicas=r1 - r0, seed=seed,
-            n_ckpt=checkpoints, x0=x0, probes=probes, first_replica=r0,
+            n_ckpt=checkpoints, x0=x0, probes=probes, probe_x=probe_x, first_replica=r0,
             n_tail=default_tail(problem.n) if tail is None else tail,
         )  # fmt: skip
     finally:
@@ -147,6 +150,7 @@ def run_task(
     t3 = time.perf_counter()
     return TaskResult(
         int(config["id"]), r0, r1, rows, res.metrics.astype(np.float32), res.probes.astype(np.float32),
+        res.probe_x.astype(np.float32) if probe_x else None,
         np.asarray(delay["hist"], dtype=np.int64), stats,
         {"wall_s": t3 - t0, "draw_s": res.info["draw_s"], "kernel_s": res.info["kernel_s"], "eval_s": t2 - t1,
          "stats_s": t3 - t2},

@@ -619,7 +619,8 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar o
 def study_run(
     spec: Annotated[Path, typer.Argument(help="Study spec (TOML), e.g. sims/quickstart.toml.")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Results directory (default: results/NAME).")
+        Path | None,
+        typer.Option("--output", "-o", help="Results directory (default: results/NAME, results/NAME-SCALE)."),
     ] = None,
     scheduler: SchedulerOpt = None,
     workers: WorkersOpt = None,
@@ -628,14 +629,21 @@ def study_run(
         typer.Option("--dry-run", help="Print the configurations and an estimate of the work; run nothing."),
     ] = False,
     retries: Annotated[int, typer.Option(help="Retries of a failed task.")] = 2,
+    scale: Annotated[
+        str, typer.Option(help="'full' ([study] as written) or a [scales.NAME] of the spec, e.g. 'quick'.")
+    ] = "full",
     quiet: QuietOpt = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object (the session record).")] = False,
 ) -> None:
     """Run a study (or continue an interrupted one) and write its results directory."""
     from asyncconv.study import estimate, load_spec
 
-    st = load_spec(spec)
-    out = output if output is not None else Path("results") / st.name
+    st = load_spec(spec, scale=scale)
+    out = (
+        output
+        if output is not None
+        else Path("results") / (st.name if scale == "full" else f"{st.name}-{scale}")
+    )
     if dry_run:
         est = estimate(st, workers=workers, calibrate=True)
         if json_out:

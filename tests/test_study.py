@@ -432,3 +432,21 @@ def test_probe_iterates_are_stored_when_asked(tmp_path):
     np.testing.assert_allclose(f, res.probes[:, :, 2], rtol=1e-5, atol=1e-6)
     with pytest.raises(ConfigError, match=r"study\.probe_x"):
         parse_spec(spec_text().replace("probes = 16", "probes = 16\nprobe_x = 1"))
+
+
+def test_named_scales_override_the_sizes(tmp_path):
+    text = spec_text(replicas=6, events=20_000, batch=4) + "\n[scales.quick]\nreplicas = 2\nevents = 1000\n"
+    full, quick = parse_spec(text), parse_spec(text, scale="quick")
+    assert (full.replicas, full.batch, full.configs[0].events) == (6, 4, 20_000)
+    assert (quick.replicas, quick.batch, quick.configs[0].events, quick.scale) == (2, 2, 1000, "quick")
+    assert quick.fingerprint() != full.fingerprint()
+    with pytest.raises(ConfigError, match="not defined") as e:
+        parse_spec(text, scale="huge")
+    assert e.value.field == "--scale"
+    with pytest.raises(ConfigError) as e:
+        parse_spec(text + "horizon = 3\n")
+    assert e.value.field == "scales.quick.horizon"
+    # the store remembers the scale: resume reruns the same study
+    store = Store(tmp_path / "q")
+    store.create(quick)
+    assert store.spec().fingerprint() == quick.fingerprint()

@@ -29,6 +29,9 @@ A spec is a TOML file (``sims/*.toml``)::
     axis = "schedule"
     a = "random"
     b = "periodic"
+    [scales.quick]      # optional named scales overriding [study] sizes: --scale quick
+    replicas = 8
+    events = 50_000
 
 The configurations are the Cartesian product of the axes (problem, schedule, iteration, step) and
 the grid, in that order (the last grid key varies fastest). Everything is validated here, before
@@ -54,6 +57,8 @@ __all__ = ["AXES", "Config", "StudySpec", "load_spec", "parse_spec"]
 #: axes in product order; ``step`` entries override the iteration's step-size fields
 AXES = ("problem", "schedule", "iteration", "step")
 STEP_KEYS = ("g0", "p", "nu0", "clock")
+#: what a named scale ([scales.NAME]) may override
+SCALE_KEYS = ("replicas", "events", "batch", "probes", "checkpoints")
 STUDY_KEYS = ("name", "seed", "replicas", "events", "batch", "checkpoints", "probes", "probe_x", "tail")
 #: largest store of iterates at probes (probe_x), in float32 values
 MAX_PROBE_X = 500_000_000
@@ -142,6 +147,7 @@ class StudySpec:
     thresholds: dict[str, Any]
     compare: tuple[dict[str, Any], ...] = ()
     text: str = field(default="", repr=False)
+    scale: str = "full"
 
     @property
     def n_tasks(self) -> int:
@@ -178,6 +184,7 @@ class StudySpec:
         return {
             "name": self.name,
             "description": self.description,
+            "scale": self.scale,
             "seed": self.seed,
             "replicas": self.replicas,
             "batch": self.batch,
@@ -202,17 +209,22 @@ class StudySpec:
         return out
 
 
-def load_spec(path: str | Path) -> StudySpec:
+def load_spec(path: str | Path, scale: str = "full") -> StudySpec:
     """Read and validate a study spec file (errors: :class:`ConfigError` naming the field)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError("spec", f"file not found: {p}")
     text = p.read_text(encoding="utf-8", errors="strict")
-    return parse_spec(text, default_name=p.stem)
+    return parse_spec(text, default_name=p.stem, scale=scale)
 
 
-def parse_spec(text: str, default_name: str = "study") -> StudySpec:
-    """Validate and expand a study spec given as TOML text."""
+def parse_spec(text: str, default_name: str = "study", scale: str = "full") -> StudySpec:
+    """Validate and expand a study spec given as TOML text.
+
+    ``scale``: "full" (the [study] table as written) or the name of a ``[scales.NAME]`` table whose
+    sizes (replicas, events, batch, probes, checkpoints) override [study]'s. The scale is recorded
+    in the store (``study.json``) so that ``resume`` reruns the same one.
+    """
     import tomllib
 
     try:
@@ -222,8 +234,26 @@ def parse_spec(text: str, default_name: str = "study") -> StudySpec:
     description = data.pop("description", "")
     if not isinstance(description, str):
         raise ConfigError("description", "must be a string")
-    check_keys(data, ("study", *AXES, "grid", "thresholds", "compare"), "", ("study", "problem", "schedule"))
+    check_keys(
+        data,
+        ("study", *AXES, "grid", "thresholds", "compare", "scales"),
+        "",
+        ("study", "problem", "schedule"),
+    )
     st = data["study"]
+    scales = data.get("scales", {})
+    check_keys(scales, list(scales), "scales")
+    for name, table in scales.items():
+        check_keys(table, SCALE_KEYS, f"scales.{name}")
+    if scale != "full":
+        if scale not in scales:
+            raise ConfigError(
+                "--scale",
+                f"{scale!r} is not defined in this spec; defined: full, {', '.join(scales) or '(none)'}",
+            )
+        st = {**st, **scales[scale]}
+        if "batch" not in scales[scale] and "batch" in st:
+            st["batch"] = min(st["batch"], st["replicas"])
     check_keys(st, STUDY_KEYS, "study", ("replicas", "events"))
     name = st.get("name", default_name)
     if not isinstance(name, str) or not name:
@@ -278,7 +308,7 @@ def parse_spec(text: str, default_name: str = "study") -> StudySpec:
     )
     return StudySpec(
         name, description.strip(), seed, replicas, batch, checkpoints, probes, tail, probe_x, tuple(configs),
-        thresholds, compare, text,
+        thresholds, compare, text, scale,
     )  # fmt: skip
 
 

@@ -90,7 +90,9 @@ class Store:
             raise ConfigError(
                 "DIR", f"{self.root} is not a study directory (no spec.toml); run 'asyncconv study run'"
             )
-        return parse_spec(path.read_text(encoding="utf-8"), default_name=self.root.name)
+        meta = self.root / "study.json"
+        scale = json.loads(meta.read_text()).get("scale", "full") if meta.is_file() else "full"
+        return parse_spec(path.read_text(encoding="utf-8"), default_name=self.root.name, scale=scale)
 
     def create(self, spec: StudySpec) -> None:
         """Lay out a new store for ``spec``, or check that an existing one holds the same study."""

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 OUT    ?= results/demo
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: demo schedules test test-slow test-all bench lint format install clean
+.PHONY: demo schedules figures test test-slow test-all bench lint format install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,17 @@ schedules: $(STAMP)
 	$(BIN)/asyncconv schedule draw --model sims/schedules/round_robin.toml -n 100000 --seed 1 -o $(OUT)/round_robin.npz
 	@echo "schedules, statistics and figures are in $(OUT)/"
 
+## The paper's figures and tables from the shipped specs (sims/paper/): SCALE=quick (default, well
+## under 30 minutes on 2 cores) or SCALE=full. Studies already finished are not rerun.
+SCALE ?= quick
+PAPER_RESULTS := results/paper/$(SCALE)
+figures: $(STAMP)
+	@for f in sims/paper/fig*.toml; do n=$$(basename $$f .toml); echo "study $$n ($(SCALE))"; \
+	  $(BIN)/asyncconv study run $$f --scale $(SCALE) -o $(PAPER_RESULTS)/$$n -q || exit 1; done
+	@for s in paper_figures/fig*.py; do $(BIN)/python $$s --results $(PAPER_RESULTS) || exit 1; done
+	$(BIN)/python analysis/verdict_tables.py --results $(PAPER_RESULTS)
+	@echo "figures in paper_figures/out/$(SCALE)/, tables in analysis/out/$(SCALE)/"
+
 ## The default test run (everything but slow tests and benchmarks).
 test: $(STAMP)
 	$(PYTEST) -m "not slow and not bench" -q
@@ -57,12 +68,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_study.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check asyncconv tests benchmarks
-	$(BIN)/ruff format --check asyncconv tests benchmarks
+	$(BIN)/ruff check asyncconv tests benchmarks paper_figures analysis
+	$(BIN)/ruff format --check asyncconv tests benchmarks paper_figures analysis
 
 format: $(STAMP)
-	$(BIN)/ruff format asyncconv tests benchmarks
-	$(BIN)/ruff check --fix asyncconv tests benchmarks
+	$(BIN)/ruff format asyncconv tests benchmarks paper_figures analysis
+	$(BIN)/ruff check --fix asyncconv tests benchmarks paper_figures analysis
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .hypothesis

@@ -209,6 +209,31 @@ def test_replay_trains_a_network_and_calls_back():
     assert res.block_counts.sum() == 600
 
 
+def test_one_worker_replay_is_torch_sgd():
+    """A one-block, zero-delay schedule replays exactly torch.optim.SGD(momentum) on the same minibatches."""
+    import torch.nn.functional as F
+
+    from asyncconv.torch.counter import batch_indices
+    from asyncconv.torch.data import load_data
+    from asyncconv.torch.models import build_model
+
+    data = load_data("digits", seed=0).to("cpu", torch.float64)
+    n, b = 100, 16
+    idx = torch.from_numpy(batch_indices(int(key_from_seed(3)[0]), 0, n, b, data.n_train))
+    plain = build_model("cnn", data.input_shape, 10, seed=0).double()
+    opt = torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-3)
+    for k in range(n):
+        opt.zero_grad()
+        F.cross_entropy(plain(data.X_train[idx[k]]), data.y_train[idx[k]]).backward()
+        opt.step()
+    net = build_model("cnn", data.input_shape, 10, seed=0).double()
+    s = schedule_from_trace(np.zeros(n, int), np.zeros(n, int), np.arange(n))
+    it = Iteration(momentum="heavy", m=0.9, g0=0.05, clock="constant", factor_low=1.0, noise="none", batch=b)
+    replay_module(net, s, data.X_train, data.y_train, it, seed=3, weight_decay=1e-3)
+    for a, c in zip(plain.parameters(), net.parameters(), strict=True):
+        assert float((a - c).detach().abs().max()) <= 1e-10
+
+
 def test_bad_layout_is_a_config_error():
     p = make_problem("chained_lq", n=24, seed=1)
     s = _schedule("partitioned", "consistent", "block")

@@ -196,15 +196,15 @@ def test_cnn_on_synthetic_data_trains():
     assert r.epochs()[-1]["train_acc"] > r.epochs()[0]["train_acc"] + 0.2
 
 
-def test_two_hosts_average_their_models(tmp_path):
-    """Two process groups on localhost (one per host, gloo): hogwild with periodic model averaging;
-    both hosts end with the same averaged model."""
+def _two_hosts(tmp_path: Path, method: str) -> list[dict]:
+    """Run two `asyncconv train` hosts on localhost (gloo rendezvous on a free port); their JSON reports."""
+    import json
     import socket
 
     with socket.socket() as sk:
         sk.bind(("127.0.0.1", 0))
         port = sk.getsockname()[1]
-    base = [sys.executable, "-m", "asyncconv", "train", "--method", "hogwild", "-P", "1", "--model", "mlp",
+    base = [sys.executable, "-m", "asyncconv", "train", "--method", method, "-P", "1", "--model", "mlp",
             "--epochs", "2", "--batch", "32", "--nnodes", "2", "--master-port", str(port), "--average-every", "5",
             "--json"]  # fmt: skip
     procs = [
@@ -219,17 +219,33 @@ def test_two_hosts_average_their_models(tmp_path):
     outs = [p.communicate(timeout=240) for p in procs]
     for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
-    import json
+    return [json.loads(o) for o, _ in outs]
 
-    res = [json.loads(o) for o, _ in outs]
+
+def test_two_hosts_average_their_models(tmp_path):
+    """Two process groups on localhost (one per host, gloo): hogwild with periodic model averaging;
+    both hosts end with the same averaged model."""
+    res = _two_hosts(tmp_path, "hogwild")
     assert res[0]["writes"] == res[1]["writes"] == (1437 // 32 // 2) * 2
+    assert res[0]["averaged_test_acc"] == res[1]["averaged_test_acc"] >= 0.8
     m0, m1 = (torch.load(tmp_path / f"m{r}.pt") for r in range(2))
     for k in m0:
         assert torch.equal(m0[k], m1[k]), k
     data = load_data("digits", seed=0)
     net = build_model("mlp", data.input_shape, data.n_classes)
     net.load_state_dict(m0)
-    assert evaluate(net, data.X_test, data.y_test)[1] >= 0.8
+    assert evaluate(net, data.X_test, data.y_test)[1] == res[0]["averaged_test_acc"]
+
+
+@pytest.mark.slow
+def test_ddp_over_two_hosts(tmp_path):
+    """ddp with one rank per host: one DDP group of two ranks; both hosts end with the same model."""
+    res = _two_hosts(tmp_path, "ddp")
+    assert res[0]["writes"] == res[1]["writes"] == (1437 // 32 // 2) * 2
+    m0, m1 = (torch.load(tmp_path / f"m{r}.pt") for r in range(2))
+    for k in m0:
+        assert torch.allclose(m0[k], m1[k], atol=1e-6), k
+    assert res[0]["epochs"][-1]["test_acc"] >= ACCURACY
 
 
 @pytest.mark.gpu

@@ -291,6 +291,18 @@ def _block_hooks(
     return handles
 
 
+def _init_group(cfg: TrainConfig, world: int, rank: int) -> None:
+    """Join the gloo group of ``world`` ranks at ``master_addr:master_port`` (fails after 5 minutes)."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://{cfg.master_addr}:{cfg.master_port}", world_size=world, rank=rank,
+        timeout=timedelta(minutes=5),
+    )  # fmt: skip
+
+
 def _average(tensors: list[torch.Tensor], world: int) -> None:
     """Replace ``tensors`` by their average over the hosts (all-reduce of one flat copy)."""
     import torch.distributed as dist
@@ -321,14 +333,7 @@ def _async_worker(c: int, sh: _Shared) -> None:
     state = _state_tensors(model)
     averaging = cfg.nnodes > 1 and c == 0
     if averaging:
-        import torch.distributed as dist
-
-        dist.init_process_group(
-            "gloo",
-            init_method=f"tcp://{cfg.master_addr}:{cfg.master_port}",
-            world_size=cfg.nnodes,
-            rank=cfg.node_rank,
-        )
+        _init_group(cfg, cfg.nnodes, cfg.node_rank)
     model.train()
     t0 = _ready(sh)
     total = plan.total_steps
@@ -435,9 +440,7 @@ def _ddp_worker(rank: int, sh: _Shared) -> None:
     P = cfg.workers
     world = cfg.nnodes * P
     g_rank = cfg.node_rank * P + rank
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://{cfg.master_addr}:{cfg.master_port}", world_size=world, rank=g_rank
-    )
+    _init_group(cfg, world, g_rank)
     # every rank starts from the shared initial model, then trains a private copy
     local = copy.deepcopy(sh.model)
     ddp = DistributedDataParallel(local)
@@ -634,8 +637,13 @@ def _train(
         wall = float(schedule.t_write[-1])
     evals = _evaluate_snapshots(cfg, data, init, snaps, snap_t, plan)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    final: dict[str, float] = {}
+    if cfg.nnodes > 1:  # the last snapshot precedes the final model average
+        net = build_model(cfg.model, data.input_shape, data.n_classes, cfg.seed)
+        net.load_state_dict(state)
+        final["averaged_test_loss"], final["averaged_test_acc"] = evaluate(net, data.X_test, data.y_test)
     info = {"n_params": int(sum(p.numel() for _, p in named)), "steps_per_epoch": plan.steps_per_epoch,
-            "host_writes": plan.host_writes, "device": cfg.device, **info_wall}  # fmt: skip
+            "host_writes": plan.host_writes, "device": cfg.device, **info_wall, **final}  # fmt: skip
     return TrainResult(cfg, evals, wall, setup_s, int(counter[0]), schedule, layout, state, info)
 
 

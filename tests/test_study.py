@@ -450,3 +450,23 @@ def test_named_scales_override_the_sizes(tmp_path):
     store = Store(tmp_path / "q")
     store.create(quick)
     assert store.spec().fingerprint() == quick.fingerprint()
+
+
+def test_incomplete_study_pools_the_finished_schedules(tmp_path, finished):
+    """Before consolidation, open_results pools the delay histograms of the finished tasks."""
+    import shutil
+
+    src = finished[1][1][0]
+    d = tmp_path / "partial"
+    shutil.copytree(src, d)
+    (d / "summary.parquet").unlink()
+    (d / "schedules.json").unlink()
+    for ext in ("json", "parquet"):
+        (d / "parts" / f"{task_name(0, 2)}.{ext}").unlink()
+    res, full = open_results(d), open_results(src)
+    assert not res.complete and len(res.summary) == 10
+    s0, f0 = res.schedules["0"], full.schedules["0"]
+    assert s0["replicas"] == 4 and sum(s0["delay_hist"]) == 4 * 20_000
+    np.testing.assert_array_equal(res.schedules["1"]["delay_hist"], full.schedules["1"]["delay_hist"])
+    assert res.schedules["1"]["replicas"] == 6
+    assert s0["replica0"]["delay"]["mean"] == f0["replica0"]["delay"]["mean"]

@@ -224,20 +224,32 @@ class Store:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         _atomic_write(self.root / "summary.parquet", sink.getvalue().to_pybytes())
-        sched: dict[str, Any] = {}
-        for c in spec.configs:
-            hist = None
-            stats = None
-            for cid, r0, _ in spec.tasks():
-                if cid != c.id:
-                    continue
-                extra = json.loads((self.root / "parts" / f"{task_name(cid, r0)}.json").read_text())
-                h = np.asarray(extra["delay_hist"], dtype=np.int64)
-                hist = h if hist is None else hist + h
-                if r0 == 0:
-                    stats = extra["schedule_stats"]
-            sched[str(c.id)] = {"label": c.label, "delay_hist": hist, "replica0": stats}
-        _atomic_write(self.root / "schedules.json", _json(sched))
+        _atomic_write(self.root / "schedules.json", _json(pooled_schedules(self.root, spec.to_dict())))
+
+
+def pooled_schedules(root: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """Per configuration id: the delay histogram pooled over its finished tasks (in task order),
+    the replicas it covers, and replica 0's schedule statistics (None until that task is done)."""
+    sched: dict[str, Any] = {}
+    for c in spec["configs"]:
+        hist, stats, replicas = None, None, 0
+        for r0 in range(0, spec["replicas"], spec["batch"]):
+            path = root / "parts" / f"{task_name(c['id'], r0)}.json"
+            if not path.is_file():
+                continue
+            extra = json.loads(path.read_text())
+            h = np.asarray(extra["delay_hist"], dtype=np.int64)
+            hist = h if hist is None else hist + h
+            replicas += extra["r1"] - extra["r0"]
+            if r0 == 0:
+                stats = extra["schedule_stats"]
+        sched[str(c["id"])] = {
+            "label": c["label"],
+            "replicas": replicas,
+            "delay_hist": hist,
+            "replica0": stats,
+        }
+    return sched
 
 
 def environment() -> dict[str, Any]:
@@ -276,7 +288,8 @@ class Results:
     configs : pandas.DataFrame  (one row per configuration: id, label and the varying axes)
     summary : pandas.DataFrame  (one row per finished replica; ``config`` joins ``configs.id``)
     trajectories : xarray.Dataset  (``metrics`` and ``probes``, float32, lazily loaded)
-    schedules : dict  (per configuration id: pooled delay histogram, replica 0's statistics)
+    schedules : dict  (per configuration id: delay histogram pooled over the finished replicas,
+        their count, replica 0's statistics; also for an incomplete study)
     """
 
     root: Path
@@ -324,6 +337,8 @@ def open_results(root: str | Path) -> Results:
         label=("config", [c["label"] for c in spec["configs"]]),
     )
     schedules = (
-        json.loads((root / "schedules.json").read_text()) if (root / "schedules.json").is_file() else {}
+        json.loads((root / "schedules.json").read_text())
+        if (root / "schedules.json").is_file()
+        else pooled_schedules(root, spec)
     )
     return Results(root, spec, manifest, configs, summary, ds, schedules)

@@ -9,7 +9,10 @@ replay overhead, replay equivalence, and a per-write profile.
    Reported per method: median final test accuracy, median training time, median time to the
    target (a snapshot is evaluated twice per epoch; "not reached" if no snapshot of a run reaches
    it, and then also the time to 99% of it), and speed-up ratios T_ddp / T_method and
-   T_sgd / T_method at the target.
+   T_sgd / T_method at the target. From the recorded schedules: each process's median interval
+   between writes, the share of its time lost in stalls (intervals > 3x the median: preemption by
+   other load), and the stall-free throughput (sum over processes of 1 / median interval) with its
+   ratios — what the methods would do on idle cores.
 2. **Replay overhead**: ``replay_module`` driven by a one-worker, one-block consistent schedule
    (exactly the plain loop's updates and minibatches) against a plain torch loop with
    ``torch.optim.SGD`` on the same model and batch, best of 3, interleaved; target <= 1.3x. Also the
@@ -66,9 +69,10 @@ def _intervals(rs: list) -> dict:
     """Where the wall time goes, from the recorded schedules: per process, the median interval between
     its writes (the steady-state cost of a write) and the share of its time spent in intervals longer
     than 3x that median (stalls: preemption by other load, lock waits, page faults)."""
-    med, stall = [], []
+    med, stall, rate = [], [], []
     for r in rs:
         s = r.schedule
+        run_rate = 0.0
         for c in range(s.n_workers):
             t = s.t_write[s.writer == c]
             if len(t) < 3:
@@ -76,8 +80,15 @@ def _intervals(rs: list) -> dict:
             d = np.diff(t)
             m = float(np.median(d))
             med.append(m)
+            run_rate += 1.0 / m
             stall.append(float(d[d > 3 * m].sum() / d.sum()))
-    return {"median_write_interval_ms": 1e3 * float(np.median(med)), "stall_share": float(np.median(stall))}
+        rate.append(run_rate)
+    return {
+        "median_write_interval_ms": 1e3 * float(np.median(med)),
+        "stall_share": float(np.median(stall)),
+        # writes per second if no process ever stalled: what two idle cores would give
+        "steady_writes_per_s": float(np.median(rate)),
+    }
 
 
 def bench_methods(seeds: int, epochs: int, batch: int, lr: float) -> dict:
@@ -118,6 +129,9 @@ def bench_methods(seeds: int, epochs: int, batch: int, lr: float) -> dict:
             **_intervals(rs),
         }
     for base in ("ddp", "sgd"):
+        for m in METHODS:
+            r, b = out["methods"][m], out["methods"][base]
+            r[f"steady_throughput_over_{base}"] = r["steady_writes_per_s"] / b["steady_writes_per_s"]
         for key, tkey in (("speedup", "time_to_target_s"), ("speedup_99pct", "time_to_99pct_target_s"),
                           ("speedup_train_time", "train_s")):  # fmt: skip
             tb = out["methods"][base][tkey]
@@ -360,6 +374,10 @@ def main() -> None:
                  f"{fmt(r['time_to_99pct_target_s']):>7s} {fmt(r['speedup_99pct_over_ddp']):>6s} "
                  f"{fmt(r['speedup_99pct_over_sgd']):>6s} {r['median_write_interval_ms']:8.3f} "
                  f"{r['stall_share']:6.1%}")  # fmt: skip
+        _say("steady-state throughput (writes/s without stalls, sum over processes) and ratios:")
+        for m, r in mt["methods"].items():
+            _say(f"  {m:9s} {r['steady_writes_per_s']:8.0f} /s  x ddp {r['steady_throughput_over_ddp']:.2f}  "
+                 f"x sgd {r['steady_throughput_over_sgd']:.2f}")  # fmt: skip
     res["machine"]["load_at_end"] = os.getloadavg()
     if a.json is not None:
         a.json.write_text(json.dumps(res, indent=1, default=float))

@@ -101,16 +101,23 @@ def test_ddp_equals_sgd_at_the_same_global_batch():
 
 
 def test_passm_plus_switch_and_interleaving():
+    """Full writes for the first half of the batch tickets, then partitioned ones, except every 4th
+    write of a process; processes share the batch queue, so their write counts may differ."""
     r = _run("passm+", plus_switch=0.5, plus_every=4, epochs=2)
     s = r.schedule
     assert np.array_equal(s.owners, np.ones((2, 2), dtype=bool))
+    total = s.n_events
+    assert total == 2 * (1437 // 32)
+    n_full = 0
     for c in range(2):
         blocks = s.block[s.writer == c]
-        n = len(blocks)
-        steps = np.arange(n)
-        full = (steps < n * 0.5) | (steps % 4 == 0)
-        assert np.array_equal(blocks == -1, full)
-        assert (blocks[~full] == c).all()
+        every = np.arange(len(blocks)) % 4 == 0
+        assert (blocks[every] == -1).all()
+        assert set(np.unique(blocks)) <= {-1, c}
+        n_full += int((blocks[~every] == -1).sum())
+    # tickets below total/2 are full; of those, the ones at a process's step % 4 == 0 are counted above
+    assert (s.block == -1).sum() >= total // 2
+    assert n_full <= total // 2
 
 
 def test_config_errors_name_the_field():

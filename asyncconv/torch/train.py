@@ -19,8 +19,9 @@ ddp        DistributedDataParallel over gloo with P ranks, the same global batch
 Update of every write (all methods): g ← ∇ + λ x, u ← m u + g, x ← x − γ_t u (heavy ball, PyTorch
 convention; γ_t constant or cosine in the fraction of training done). Batches: ``batch`` samples per
 write, so every method makes ``M // batch`` writes per epoch over M training samples and uses the
-same step schedule; epoch e visits a permutation of the training set drawn from (seed, e), dealt
-round-robin to the writers (ddp ranks take contiguous slices of each global batch).
+same step schedule; epoch e visits a permutation of the training set drawn from (seed, e) in
+batches, which the asynchronous processes take from a shared queue (a process that stalls does not
+hold the epoch back; a faster process makes more writes) and ddp ranks split.
 
 The write counter k is a shared int64 incremented (under a small lock) after each write; each
 process records its rows (:mod:`asyncconv.torch.trace`) and the run returns its real schedule.
@@ -192,42 +193,43 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class _Plan:
-    """Derived quantities shared by the parent and the workers."""
+    """Derived quantities shared by the parent and the workers.
+
+    Batches: epoch e of host h visits ``per_epoch`` global batch slots ``pos · nnodes + h`` (pos =
+    0..per_epoch - 1) of the permutation drawn from (seed, e); slot s is samples
+    ``perm[s · batch : (s + 1) · batch]``. Asynchronous processes take batch tickets t = 0, 1, ...
+    from a shared queue (epoch t // per_epoch, pos t % per_epoch), so a process that stalls does not
+    hold the others back; ddp step i of an epoch is pos = i, split over the ranks.
+    """
 
     cfg: TrainConfig
     n_train: int
-    writers: int  # writers over all hosts (nnodes · P for async methods, nnodes for ddp's groups)
-    steps_per_epoch: int  # writes per epoch of one process (one rank for ddp)
+    per_epoch: int  # writes (ddp: steps) per epoch of this host
     host_writes: int  # writes of this host over the run
     eval_points: tuple[int, ...]  # host write counts at which a snapshot is taken
     n_blocks: int
 
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.cfg.epochs
+    def batch_slot(self, ticket: int) -> tuple[int, int]:
+        """(epoch, first sample offset in the epoch's permutation) of batch ticket ``ticket``."""
+        epoch, pos = divmod(ticket, self.per_epoch)
+        return epoch, (pos * self.cfg.nnodes + self.cfg.node_rank) * self.cfg.batch
 
 
 def _plan(cfg: TrainConfig, n_train: int, n_tensors: int) -> _Plan:
     P = cfg.workers
-    per_epoch = n_train // cfg.batch  # writes per epoch, all writers of all hosts
-    if cfg.method == "ddp":
-        writers, local = cfg.nnodes, 1  # one synchronous write per step per host group
-        steps = per_epoch // cfg.nnodes
-    else:
-        writers, local = cfg.nnodes * P, P
-        steps = per_epoch // writers
-    if steps < 1:
+    per_epoch = n_train // cfg.batch // cfg.nnodes
+    if per_epoch < 1:
         raise ConfigError(
             "batch",
-            f"{n_train} training samples give no write per process at batch {cfg.batch} ({writers} writers)",
+            f"{n_train} training samples give no write per epoch at batch {cfg.batch} on {cfg.nnodes} host(s)",
         )
-    host_writes = steps * local * cfg.epochs
+    host_writes = per_epoch * cfg.epochs
     n_eval = cfg.epochs * cfg.evals_per_epoch
     points = tuple(sorted({max(1, round(host_writes * i / n_eval)) for i in range(1, n_eval + 1)}))
     n_blocks = 1 if cfg.method in ("sgd", "ddp") else P
     if n_blocks > n_tensors:
         raise ConfigError("workers", f"the model has {n_tensors} parameter tensors, fewer than {P} groups")
-    return _Plan(cfg, n_train, writers, steps, host_writes, points, n_blocks)
+    return _Plan(cfg, n_train, per_epoch, host_writes, points, n_blocks)
 
 
 def _lr(cfg: TrainConfig, frac: float) -> float:
@@ -264,6 +266,7 @@ class _Shared:
     X: torch.Tensor
     y: torch.Tensor
     counter: torch.Tensor  # int64 (1,): completed writes of this host
+    tickets: torch.Tensor  # int64 (1,): batch tickets taken
     snaps: torch.Tensor  # (n_eval, state numel) float32
     snap_t: torch.Tensor  # (n_eval,) float64
     ready: Any  # shared int: workers ready to start
@@ -317,85 +320,104 @@ def _average(tensors: list[torch.Tensor], world: int) -> None:
 
 
 def _async_worker(c: int, sh: _Shared) -> None:
-    """Process c of an asynchronous method (also the sgd baseline, in-process, with c = 0)."""
+    """Process c of an asynchronous method (also the sgd baseline, in-process, with c = 0).
+
+    Loop: take a batch ticket; read (forward on the live shared weights, recording the write
+    counter at the start, at each block and at the end); backprop to the tensors this write updates;
+    apply the heavy-ball update in place (under the write lock for assm); count the write; record
+    it; snapshot the model at evaluation points; average with the other hosts on schedule.
+    """
     plan, cfg, model = sh.plan, sh.plan.cfg, sh.model
     torch.set_num_threads(cfg.threads)
     cuda = sh.X.is_cuda
-    P = cfg.workers
-    g_writer = cfg.node_rank * P + c
     params = list(model.parameters())
     groups = [list(sh.layout.tensors(j)) for j in range(sh.layout.n_blocks)]
     mine = set(groups[c]) if cfg.method in ("passm", "passm+") else set(range(len(params)))
     bufs: dict[int, torch.Tensor] = {}
     versions = np.zeros(sh.layout.n_blocks, dtype=np.int64)
     hooks = _block_hooks(model, sh.layout, sh.counter, versions)
-    trace = TraceBuffer(plan.total_steps, sh.layout.n_blocks)
+    trace = TraceBuffer(plan.host_writes, sh.layout.n_blocks)
     state = _state_tensors(model)
     averaging = cfg.nnodes > 1 and c == 0
+    rounds = plan.host_writes // cfg.average_every  # the same number of all-reduces on every host
+    done_rounds = 0
     if averaging:
         _init_group(cfg, cfg.nnodes, cfg.node_rank)
     model.train()
     t0 = _ready(sh)
-    total = plan.total_steps
-    step = 0
-    for epoch in range(cfg.epochs):
-        perm = _permutation(cfg.seed, epoch, plan.n_train).to(sh.X.device)
-        for i in range(plan.steps_per_epoch):
-            frac = step / total
-            full = cfg.method in ("assm", "hogwild", "sgd") or (
-                cfg.method == "passm+"
-                and (frac < cfg.plus_switch or (cfg.plus_every > 0 and step % cfg.plus_every == 0))
-            )
-            active = range(len(params)) if full else sorted(mine)
-            for t, p in enumerate(params):
-                p.requires_grad_(full or t in mine)
-            lo = (i * plan.writers + g_writer) * cfg.batch
-            idx = perm[lo : lo + cfg.batch]
-            t_read = time.perf_counter() - t0
-            read_lo = int(sh.counter[0])
-            versions[:] = read_lo
-            out = model(sh.X[idx])
-            read_hi = int(sh.counter[0])
-            loss = F.cross_entropy(out, sh.y[idx])
-            leaves = [params[t] for t in active]
-            grads = torch.autograd.grad(loss, leaves)
-            lr = _lr(cfg, frac)
-            lock = sh.write_lock if cfg.method == "assm" else None
+    total = plan.host_writes
+    lock = sh.write_lock if cfg.method == "assm" else None
+    perm_epoch, perm = -1, None
+    step = 0  # this process's writes
+    while True:
+        with sh.counter_lock:
+            ticket = int(sh.tickets[0])
+            sh.tickets[0] = ticket + 1
+        if ticket >= total:
+            break
+        epoch, lo = plan.batch_slot(ticket)
+        if epoch != perm_epoch:
+            perm_epoch, perm = epoch, _permutation(cfg.seed, epoch, plan.n_train).to(sh.X.device)
+        frac = ticket / total
+        full = cfg.method in ("assm", "hogwild", "sgd") or (
+            cfg.method == "passm+"
+            and (frac < cfg.plus_switch or (cfg.plus_every > 0 and step % cfg.plus_every == 0))
+        )
+        active = range(len(params)) if full else sorted(mine)
+        for t, p in enumerate(params):
+            p.requires_grad_(full or t in mine)
+        idx = perm[lo : lo + cfg.batch]
+        t_read = time.perf_counter() - t0
+        read_lo = int(sh.counter[0])
+        versions[:] = read_lo
+        out = model(sh.X[idx])
+        read_hi = int(sh.counter[0])
+        loss = F.cross_entropy(out, sh.y[idx])
+        grads = torch.autograd.grad(loss, [params[t] for t in active])
+        lr = _lr(cfg, frac)
+        with torch.no_grad():
+            if lock is not None:
+                lock.acquire()
+            for t, g in zip(active, grads, strict=True):
+                p = params[t]
+                if cfg.weight_decay:
+                    g = g.add(p, alpha=cfg.weight_decay)
+                if cfg.momentum:
+                    u = bufs.get(t)
+                    if u is None:
+                        bufs[t] = u = g.clone()
+                    else:
+                        u.mul_(cfg.momentum).add_(g)
+                    g = u
+                p.add_(g, alpha=-lr)
+            if cuda:
+                torch.cuda.synchronize()
+            with sh.counter_lock:
+                k = int(sh.counter[0])
+                sh.counter[0] = k + 1
+                t_write = time.perf_counter() - t0
+            if lock is not None:
+                lock.release()
+        trace.add(k, c, -1 if full else c, read_lo, read_hi, versions, t_read, t_write)
+        e = _eval_slot(plan.eval_points, k + 1)
+        if e >= 0:
+            _snapshot(state, sh.snaps[e])
+            sh.snap_t[e] = t_write
+        step += 1
+        while (
+            averaging and done_rounds < rounds and int(sh.counter[0]) >= (done_rounds + 1) * cfg.average_every
+        ):
             with torch.no_grad():
-                if lock is not None:
-                    lock.acquire()
-                for t, g in zip(active, grads, strict=True):
-                    p = params[t]
-                    if cfg.weight_decay:
-                        g = g.add(p, alpha=cfg.weight_decay)
-                    if cfg.momentum:
-                        u = bufs.get(t)
-                        if u is None:
-                            bufs[t] = u = g.clone()
-                        else:
-                            u.mul_(cfg.momentum).add_(g)
-                        g = u
-                    p.add_(g, alpha=-lr)
-                if cuda:
-                    torch.cuda.synchronize()
-                with sh.counter_lock:
-                    k = int(sh.counter[0])
-                    sh.counter[0] = k + 1
-                    t_write = time.perf_counter() - t0
-                if lock is not None:
-                    lock.release()
-            trace.add(k, c, -1 if full else c, read_lo, read_hi, versions, t_read, t_write)
-            e = _eval_slot(plan.eval_points, k + 1)
-            if e >= 0:
-                _snapshot(state, sh.snaps[e])
-                sh.snap_t[e] = t_write
-            step += 1
-            if averaging and step % cfg.average_every == 0:
-                with torch.no_grad():
-                    _average(state, cfg.nnodes)
+                _average(state, cfg.nnodes)
+            done_rounds += 1
     for h in hooks:
         h.remove()
     trace.save(Path(sh.trace_dir) / f"trace_{c}.npz")
+    if averaging:  # rounds the other processes' writes triggered after this one ran out of tickets
+        with torch.no_grad():
+            while done_rounds < rounds:
+                _average(state, cfg.nnodes)
+                done_rounds += 1
     sh.done.wait()
     if averaging:
         import torch.distributed as dist
@@ -447,22 +469,21 @@ def _ddp_worker(rank: int, sh: _Shared) -> None:
     params = list(local.parameters())
     bufs: list[torch.Tensor | None] = [None] * len(params)
     state = _state_tensors(local)
-    trace = TraceBuffer(plan.total_steps, 1) if rank == 0 else None
+    trace = TraceBuffer(plan.host_writes, 1) if rank == 0 else None
     per_rank = cfg.batch // P
-    host = cfg.node_rank
     local.train()
     t0 = _ready(sh)
     step = 0
     for epoch in range(cfg.epochs):
         perm = _permutation(cfg.seed, epoch, plan.n_train).to(sh.X.device)
-        for i in range(plan.steps_per_epoch):
-            lo = (i * plan.writers + host) * cfg.batch + rank * per_rank
+        for i in range(plan.per_epoch):
+            lo = plan.batch_slot(i)[1] + rank * per_rank
             idx = perm[lo : lo + per_rank]
             t_read = time.perf_counter() - t0
             loss = F.cross_entropy(ddp(sh.X[idx]), sh.y[idx])
             ddp.zero_grad(set_to_none=True)
             loss.backward()
-            lr = _lr(cfg, step / plan.total_steps)
+            lr = _lr(cfg, step / plan.host_writes)
             with torch.no_grad():
                 for t, p in enumerate(params):
                     g = p.grad
@@ -574,6 +595,7 @@ def _train(
     snaps = torch.zeros((n_snap, n_state), dtype=torch.float32).share_memory_()
     snap_t = torch.full((n_snap,), math.nan, dtype=torch.float64).share_memory_()
     counter = torch.zeros(1, dtype=torch.int64).share_memory_()
+    tickets = torch.zeros(1, dtype=torch.int64).share_memory_()
     in_process = cfg.method == "sgd"
     nproc = 1 if in_process else cfg.workers
     ready = ctx.Value("i", 0)
@@ -585,22 +607,9 @@ def _train(
         plan = replace(plan, cfg=replace(cfg, master_port=_free_port()))
     with tempfile.TemporaryDirectory(prefix="asyncconv-trace-") as tmp:
         sh = _Shared(
-            plan,
-            layout,
-            model,
-            X,
-            y,
-            counter,
-            snaps,
-            snap_t,
-            ready,
-            go,
-            done,
-            ctx.Lock(),
-            ctx.Lock(),
-            t0,
-            tmp,
-        )
+            plan, layout, model, X, y, counter, tickets, snaps, snap_t, ready, go, done, ctx.Lock(), ctx.Lock(),
+            t0, tmp,
+        )  # fmt: skip
         if in_process:
             setup_s = time.perf_counter() - t_setup
             t0.value = time.perf_counter()
@@ -642,7 +651,7 @@ def _train(
         net = build_model(cfg.model, data.input_shape, data.n_classes, cfg.seed)
         net.load_state_dict(state)
         final["averaged_test_loss"], final["averaged_test_acc"] = evaluate(net, data.X_test, data.y_test)
-    info = {"n_params": int(sum(p.numel() for _, p in named)), "steps_per_epoch": plan.steps_per_epoch,
+    info = {"n_params": int(sum(p.numel() for _, p in named)), "writes_per_epoch": plan.per_epoch,
             "host_writes": plan.host_writes, "device": cfg.device, **info_wall, **final}  # fmt: skip
     return TrainResult(cfg, evals, wall, setup_s, int(counter[0]), schedule, layout, state, info)
 

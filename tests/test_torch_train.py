@@ -120,6 +120,18 @@ def test_passm_plus_switch_and_interleaving():
     assert n_full <= total // 2
 
 
+def test_per_process_step_factors():
+    from asyncconv.torch.train import _factor
+
+    cfg = TrainConfig.from_dict({"factor_low": 0.9, "seed": 4})
+    f = [_factor(cfg, c) for c in range(8)]
+    assert all(0.9 <= v <= 1.0 for v in f) and len(set(f)) == 8
+    assert f == [_factor(cfg, c) for c in range(8)]
+    assert _factor(TrainConfig(), 3) == 1.0
+    r = _run("hogwild", factor_low=0.9, epochs=2)
+    assert r.epochs()[-1]["test_acc"] >= ACCURACY
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="method"):
         TrainConfig.from_dict({"method": "adam"})
@@ -129,6 +141,8 @@ def test_config_errors_name_the_field():
         TrainConfig.from_dict({"method": "sgd", "workers": 2})
     with pytest.raises(ConfigError, match="batch"):
         TrainConfig.from_dict({"method": "ddp", "workers": 2, "batch": 33})
+    with pytest.raises(ConfigError, match="factor_low"):
+        TrainConfig.from_dict({"factor_low": 0.0})
     with pytest.raises(ConfigError, match="node_rank"):
         TrainConfig.from_dict({"nnodes": 2, "node_rank": 2})
     with pytest.raises(ConfigError, match="workers"):  # more groups than tensors

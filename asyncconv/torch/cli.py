@@ -78,6 +78,9 @@ def train(
     lr_schedule: Annotated[
         LrSchedule, typer.Option(help="Constant or cosine-annealed step.")
     ] = LrSchedule.constant,
+    factor_low: Annotated[
+        float, typer.Option(help="Per-process step factors drawn once in [factor_low, 1] (authors: 0.9).")
+    ] = 1.0,
     plus_switch: Annotated[
         float, typer.Option(help="passm+: fraction of training with full updates before partitioned ones.")
     ] = 0.25,
@@ -113,7 +116,7 @@ def train(
         "method": method.value, "workers": workers, "model": model.value, "data": data.value,
         "data_dir": None if data_dir is None else str(data_dir), "epochs": epochs, "batch": batch, "lr": lr,
         "momentum": momentum, "weight_decay": weight_decay, "lr_schedule": lr_schedule.value,
-        "plus_switch": plus_switch, "plus_every": plus_every, "device": device.value, "threads": threads,
+        "factor_low": factor_low, "plus_switch": plus_switch, "plus_every": plus_every, "device": device.value, "threads": threads,
         "seed": seed, "evals_per_epoch": evals_per_epoch, "nnodes": nnodes, "node_rank": node_rank,
         "master_addr": master_addr, "master_port": master_port, "average_every": average_every,
     }  # fmt: skip

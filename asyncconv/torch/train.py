@@ -16,9 +16,10 @@ ddp        DistributedDataParallel over gloo with P ranks, the same global batch
            rank) and schedule, synchronous all-reduce of gradients every step
 =========  ===========================================================================================
 
-Update of every write (all methods): g ← ∇ + λ x, u ← m u + g, x ← x − γ_t u (heavy ball, PyTorch
-convention; γ_t constant or cosine in the fraction of training done). Batches: ``batch`` samples per
-write, so every method makes ``M // batch`` writes per epoch over M training samples and uses the
+Update of every write (all methods): g ← ∇ + λ x, u ← m u + g, x ← x − f_c γ_t u (heavy ball,
+PyTorch convention; γ_t constant or cosine in the fraction of training done; f_c a per-process
+factor drawn once in [``factor_low``, 1] from (seed, writer), as in the authors' experiments; 1 by
+default, and 1 for ddp). Batches: ``batch`` samples per write, so every method makes ``M // batch`` writes per epoch over M training samples and uses the
 same step schedule; epoch e visits a permutation of the training set drawn from (seed, e) in
 batches, which the asynchronous processes take from a shared queue (a process that stalls does not
 hold the epoch back; a faster process makes more writes) and ddp ranks split.
@@ -92,6 +93,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_schedule: str = "constant"
+    factor_low: float = 1.0
     plus_switch: float = 0.25
     plus_every: int = 0
     device: str = "cpu"
@@ -121,6 +123,7 @@ class TrainConfig:
         d["momentum"] = check_number(d["momentum"], "momentum", ge=0.0, lt=1.0)
         d["weight_decay"] = check_number(d["weight_decay"], "weight_decay", ge=0.0)
         d["lr_schedule"] = check_choice(d["lr_schedule"], LR_SCHEDULES, "lr_schedule")
+        d["factor_low"] = check_number(d["factor_low"], "factor_low", gt=0.0, le=1.0)
         d["plus_switch"] = check_number(d["plus_switch"], "plus_switch", ge=0.0, le=1.0)
         d["plus_every"] = check_int(d["plus_every"], "plus_every", ge=0)
         d["device"] = check_choice(d["device"], DEVICES, "device")
@@ -238,6 +241,14 @@ def _lr(cfg: TrainConfig, frac: float) -> float:
     return cfg.lr
 
 
+def _factor(cfg: TrainConfig, writer: int) -> float:
+    """Step factor f_c of writer c: uniform in [factor_low, 1], a function of (seed, c)."""
+    if cfg.factor_low >= 1.0:
+        return 1.0
+    u = float(np.random.default_rng([cfg.seed, 7, writer]).random())
+    return cfg.factor_low + (1.0 - cfg.factor_low) * u
+
+
 def _permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(n))
 
@@ -347,6 +358,7 @@ def _async_worker(c: int, sh: _Shared) -> None:
     t0 = _ready(sh)
     total = plan.host_writes
     lock = sh.write_lock if cfg.method == "assm" else None
+    factor = _factor(cfg, cfg.node_rank * cfg.workers + c)
     perm_epoch, perm = -1, None
     step = 0  # this process's writes
     while True:
@@ -374,7 +386,7 @@ def _async_worker(c: int, sh: _Shared) -> None:
         read_hi = int(sh.counter[0])
         loss = F.cross_entropy(out, sh.y[idx])
         grads = torch.autograd.grad(loss, [params[t] for t in active])
-        lr = _lr(cfg, frac)
+        lr = factor * _lr(cfg, frac)
         with torch.no_grad():
             if lock is not None:
                 lock.acquire()

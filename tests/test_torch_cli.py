@@ -96,6 +96,7 @@ def test_train_on_cifar_binaries(tmp_path, capsys):
         (["--data", "cifar100"], "--data-dir"),
         (["--replay", "missing.npz"], "--replay"),
         (["--model", "vgg"], "--model"),
+        (["--epoch-scope", "global"], "--epoch-scope"),
         (["--method", "ddp", "-P", "2", "--batch", "33"], "--batch"),
         (["--device", "cuda"], "--device"),
     ],

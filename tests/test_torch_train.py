@@ -120,6 +120,16 @@ def test_passm_plus_switch_and_interleaving():
     assert n_full <= total // 2
 
 
+def test_epoch_scope_process_gives_every_process_a_full_pass():
+    r = _run("passm", epoch_scope="process", epochs=1)
+    s = r.schedule
+    per_epoch = 1437 // 32
+    assert r.writes == 2 * per_epoch and s.n_events == 2 * per_epoch
+    assert [int((s.writer == c).sum()) for c in range(2)] == [per_epoch, per_epoch]
+    assert r.epochs()[-1]["epoch"] == 1.0
+    assert r.epochs()[-1]["test_acc"] >= 0.8
+
+
 def test_per_process_step_factors():
     from asyncconv.torch.train import _factor
 
@@ -141,6 +151,8 @@ def test_config_errors_name_the_field():
         TrainConfig.from_dict({"method": "sgd", "workers": 2})
     with pytest.raises(ConfigError, match="batch"):
         TrainConfig.from_dict({"method": "ddp", "workers": 2, "batch": 33})
+    with pytest.raises(ConfigError, match="epoch_scope"):
+        TrainConfig.from_dict({"epoch_scope": "global"})
     with pytest.raises(ConfigError, match="factor_low"):
         TrainConfig.from_dict({"factor_low": 0.0})
     with pytest.raises(ConfigError, match="node_rank"):

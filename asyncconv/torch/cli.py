@@ -45,6 +45,11 @@ class Device(StrEnum):
     cuda = "cuda"
 
 
+class EpochScope(StrEnum):
+    host = "host"
+    process = "process"
+
+
 class LrSchedule(StrEnum):
     constant = "constant"
     cosine = "cosine"
@@ -93,6 +98,10 @@ def train(
     threads: Annotated[int, typer.Option(help="Intra-op torch threads per process.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the data split, initialisation and sample order.")] = 0,
     evals_per_epoch: Annotated[int, typer.Option(help="Model snapshots evaluated per epoch.")] = 1,
+    epoch_scope: Annotated[
+        EpochScope,
+        typer.Option(help="An epoch is one pass over the data by all processes (host) or by each (process)."),
+    ] = EpochScope.host,
     record_schedule: Annotated[
         Path | None, typer.Option(help="Save the run's real schedule (.npz) for 'schedule stats' and replay.")
     ] = None,
@@ -116,9 +125,10 @@ def train(
         "method": method.value, "workers": workers, "model": model.value, "data": data.value,
         "data_dir": None if data_dir is None else str(data_dir), "epochs": epochs, "batch": batch, "lr": lr,
         "momentum": momentum, "weight_decay": weight_decay, "lr_schedule": lr_schedule.value,
-        "factor_low": factor_low, "plus_switch": plus_switch, "plus_every": plus_every, "device": device.value, "threads": threads,
-        "seed": seed, "evals_per_epoch": evals_per_epoch, "nnodes": nnodes, "node_rank": node_rank,
-        "master_addr": master_addr, "master_port": master_port, "average_every": average_every,
+        "factor_low": factor_low, "plus_switch": plus_switch, "plus_every": plus_every, "device": device.value,
+        "threads": threads, "seed": seed, "evals_per_epoch": evals_per_epoch, "epoch_scope": epoch_scope.value,
+        "nnodes": nnodes, "node_rank": node_rank, "master_addr": master_addr, "master_port": master_port,
+        "average_every": average_every,
     }  # fmt: skip
     try:
         from asyncconv.torch.train import TrainConfig

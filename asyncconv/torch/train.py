@@ -23,6 +23,10 @@ default, and 1 for ddp). Batches: ``batch`` samples per write, so every method m
 same step schedule; epoch e visits a permutation of the training set drawn from (seed, e) in
 batches, which the asynchronous processes take from a shared queue (a process that stalls does not
 hold the epoch back; a faster process makes more writes) and ddp ranks split.
+With ``epoch_scope="process"`` every asynchronous process instead makes its own pass over the
+host's data per epoch (its own permutation, from (seed, writer, e); P times the writes), as in
+PyTorch's Hogwild example and the authors' code — then every PASSM group sees as many samples per
+epoch as every parameter does under sgd.
 
 The write counter k is a shared int64 incremented (under a small lock) after each write; each
 process records its rows (:mod:`asyncconv.torch.trace`) and the run returns its real schedule.
@@ -69,11 +73,21 @@ from asyncconv.torch.trace import TraceBuffer, merge_traces
 if TYPE_CHECKING:  # the schedule package (numba, scipy) is not imported by worker processes
     from asyncconv.schedule import Schedule
 
-__all__ = ["DEVICES", "LR_SCHEDULES", "METHODS", "TrainConfig", "TrainResult", "evaluate", "train"]
+__all__ = [
+    "DEVICES",
+    "EPOCH_SCOPES",
+    "LR_SCHEDULES",
+    "METHODS",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "train",
+]
 
 METHODS = ("passm", "passm+", "assm", "hogwild", "sgd", "ddp")
 DEVICES = ("cpu", "cuda")
 LR_SCHEDULES = ("constant", "cosine")
+EPOCH_SCOPES = ("host", "process")
 _ASYNC = ("passm", "passm+", "assm", "hogwild", "sgd")
 EVAL_TRAIN_MAX = 10_000  # train metrics on at most this many samples (a fixed subset)
 
@@ -100,6 +114,7 @@ class TrainConfig:
     threads: int = 1
     seed: int = 0
     evals_per_epoch: int = 1
+    epoch_scope: str = "host"
     nnodes: int = 1
     node_rank: int = 0
     master_addr: str = "127.0.0.1"
@@ -130,6 +145,7 @@ class TrainConfig:
         d["threads"] = check_int(d["threads"], "threads", ge=1, le=256)
         d["seed"] = check_int(d["seed"], "seed", ge=0)
         d["evals_per_epoch"] = check_int(d["evals_per_epoch"], "evals_per_epoch", ge=1, le=1000)
+        d["epoch_scope"] = check_choice(d["epoch_scope"], EPOCH_SCOPES, "epoch_scope")
         d["nnodes"] = check_int(d["nnodes"], "nnodes", ge=1)
         d["node_rank"] = check_int(d["node_rank"], "node_rank", ge=0, le=d["nnodes"] - 1)
         d["master_port"] = check_int(d["master_port"], "master_port", ge=1, le=65535)
@@ -226,13 +242,19 @@ def _plan(cfg: TrainConfig, n_train: int, n_tensors: int) -> _Plan:
             "batch",
             f"{n_train} training samples give no write per epoch at batch {cfg.batch} on {cfg.nnodes} host(s)",
         )
-    host_writes = per_epoch * cfg.epochs
+    local = cfg.workers if _per_process(cfg) else 1
+    host_writes = per_epoch * cfg.epochs * local
     n_eval = cfg.epochs * cfg.evals_per_epoch
     points = tuple(sorted({max(1, round(host_writes * i / n_eval)) for i in range(1, n_eval + 1)}))
     n_blocks = 1 if cfg.method in ("sgd", "ddp") else P
     if n_blocks > n_tensors:
         raise ConfigError("workers", f"the model has {n_tensors} parameter tensors, fewer than {P} groups")
     return _Plan(cfg, n_train, per_epoch, host_writes, points, n_blocks)
+
+
+def _per_process(cfg: TrainConfig) -> bool:
+    """Every asynchronous process makes its own pass over the data per epoch (``epoch_scope``)."""
+    return cfg.epoch_scope == "process" and cfg.method not in ("sgd", "ddp")
 
 
 def _lr(cfg: TrainConfig, frac: float) -> float:
@@ -249,8 +271,9 @@ def _factor(cfg: TrainConfig, writer: int) -> float:
     return cfg.factor_low + (1.0 - cfg.factor_low) * u
 
 
-def _permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
-    return torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(n))
+def _permutation(seed: int | list[int], epoch: int, n: int) -> torch.Tensor:
+    key = [*seed, epoch] if isinstance(seed, list) else [seed, epoch]
+    return torch.from_numpy(np.random.default_rng(key).permutation(n))
 
 
 def _state_tensors(model: torch.nn.Module) -> list[torch.Tensor]:
@@ -361,16 +384,22 @@ def _async_worker(c: int, sh: _Shared) -> None:
     factor = _factor(cfg, cfg.node_rank * cfg.workers + c)
     perm_epoch, perm = -1, None
     step = 0  # this process's writes
+    own = _per_process(cfg)  # own pass over the data per epoch, else batch tickets from the shared queue
+    own_total = total // cfg.workers
     while True:
-        with sh.counter_lock:
-            ticket = int(sh.tickets[0])
-            sh.tickets[0] = ticket + 1
-        if ticket >= total:
+        if own:
+            ticket = step
+        else:
+            with sh.counter_lock:
+                ticket = int(sh.tickets[0])
+                sh.tickets[0] = ticket + 1
+        if ticket >= (own_total if own else total):
             break
         epoch, lo = plan.batch_slot(ticket)
         if epoch != perm_epoch:
-            perm_epoch, perm = epoch, _permutation(cfg.seed, epoch, plan.n_train).to(sh.X.device)
-        frac = ticket / total
+            perm_seed = [cfg.seed, 1 + cfg.node_rank * cfg.workers + c] if own else cfg.seed
+            perm_epoch, perm = epoch, _permutation(perm_seed, epoch, plan.n_train).to(sh.X.device)
+        frac = ticket / (own_total if own else total)
         full = cfg.method in ("assm", "hogwild", "sgd") or (
             cfg.method == "passm+"
             and (frac < cfg.plus_switch or (cfg.plus_every > 0 and step % cfg.plus_every == 0))

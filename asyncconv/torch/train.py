@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import socket
 import tempfile
 import time
@@ -310,6 +311,7 @@ class _Shared:
     write_lock: Any
     t0: Any  # shared double: time of the start barrier
     trace_dir: str
+    parent: int  # pid of the process that started the workers (they stop if it dies)
 
 
 def _block_hooks(
@@ -395,6 +397,7 @@ def _async_worker(c: int, sh: _Shared) -> None:
                 sh.tickets[0] = ticket + 1
         if ticket >= (own_total if own else total):
             break
+        _check_parent(sh)
         epoch, lo = plan.batch_slot(ticket)
         if epoch != perm_epoch:
             perm_seed = [cfg.seed, 1 + cfg.node_rank * cfg.workers + c] if own else cfg.seed
@@ -468,6 +471,12 @@ def _async_worker(c: int, sh: _Shared) -> None:
         dist.destroy_process_group()
 
 
+def _check_parent(sh: _Shared) -> None:
+    """Stop an orphaned worker (its parent was killed) instead of training on alone."""
+    if os.getppid() != sh.parent and os.getpid() != sh.parent:
+        raise SystemExit(1)
+
+
 def _ready(sh: _Shared) -> float:
     """Report ready, wait for the parent's start signal; returns the start time t0."""
     with sh.ready.get_lock():
@@ -518,6 +527,7 @@ def _ddp_worker(rank: int, sh: _Shared) -> None:
     for epoch in range(cfg.epochs):
         perm = _permutation(cfg.seed, epoch, plan.n_train).to(sh.X.device)
         for i in range(plan.per_epoch):
+            _check_parent(sh)
             lo = plan.batch_slot(i)[1] + rank * per_rank
             idx = perm[lo : lo + per_rank]
             t_read = time.perf_counter() - t0
@@ -649,7 +659,7 @@ def _train(
     with tempfile.TemporaryDirectory(prefix="asyncconv-trace-") as tmp:
         sh = _Shared(
             plan, layout, model, X, y, counter, tickets, snaps, snap_t, ready, go, done, ctx.Lock(), ctx.Lock(),
-            t0, tmp,
+            t0, tmp, os.getpid(),
         )  # fmt: skip
         if in_process:
             setup_s = time.perf_counter() - t_setup

@@ -83,17 +83,9 @@ def _console():
 
 
 def _echo_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=1, allow_nan=False, default=_json_default))
+    from asyncconv.config import json_default
 
-
-def _json_default(x: Any) -> Any:
-    import numpy as np
-
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+    typer.echo(json.dumps(obj, indent=1, allow_nan=False, default=json_default))
 
 
 @app.command()
@@ -496,10 +488,8 @@ def _sim_summary(result, finals) -> dict[str, Any]:
     }
 
 
-def _with_progress(fn, total: int, quiet: bool):
-    """Run ``fn(callback)`` with a rich progress bar over replicas (unless quiet)."""
-    if quiet:
-        return fn(None)
+def _progress_bar(*, rate: bool = False, transient: bool = False, console=None):
+    """A rich progress bar over replicas: done/total, elapsed and ETA (and a rate field)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -509,8 +499,18 @@ def _with_progress(fn, total: int, quiet: bool):
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn("replicas"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:  # fmt: skip
+    cols = [TextColumn("replicas"), BarColumn(), MofNCompleteColumn()]
+    if rate:
+        cols.append(TextColumn("{task.fields[rate]}"))
+    cols += [TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    return Progress(*cols, transient=transient, console=console)
+
+
+def _with_progress(fn, total: int, quiet: bool):
+    """Run ``fn(callback)`` with a rich progress bar over replicas (unless quiet)."""
+    if quiet:
+        return fn(None)
+    with _progress_bar(transient=True) as bar:
         task = bar.add_task("replicas", total=total)
         return fn(lambda done, tot: bar.update(task, completed=done))
 
@@ -682,19 +682,8 @@ def _run_study_cli(st, out: Path, scheduler, workers, retries, quiet: bool, json
     if quiet:
         session = run_study(st, out, scheduler=scheduler, workers=workers, retries=retries, log=say)
     else:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         # the bar appears when the work starts (after the workers loaded the kernels), not before
-        bar = Progress(TextColumn("replicas"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                       TimeRemainingColumn(), console=con)  # fmt: skip
+        bar = _progress_bar(rate=True, console=con)
         state: dict[str, Any] = {}
 
         def progress(done: int, total: int, start: int | None) -> None:

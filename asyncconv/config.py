@@ -18,6 +18,7 @@ __all__ = [
     "check_keys",
     "check_number",
     "check_probabilities",
+    "json_default",
     "read_toml",
 ]
 
@@ -37,6 +38,17 @@ class ConfigError(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}" if field else message)
+
+
+def json_default(x: Any) -> Any:
+    """``json.dumps(default=...)`` for NumPy scalars and arrays (everything else is an error)."""
+    import numpy as np
+
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
 
 
 def read_toml(path, field: str) -> dict[str, Any]:

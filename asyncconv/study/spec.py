@@ -165,9 +165,10 @@ class StudySpec:
     def total_events(self) -> int:
         return sum(c.events for c in self.configs) * self.replicas
 
-    def fingerprint(self) -> str:
-        """SHA-256 of everything that determines the results (not the name or description)."""
-        d = {
+    def _determining(self) -> dict[str, Any]:
+        """Everything that determines the results (not the name, description, scale name or
+        the comparisons of the report)."""
+        return {
             "seed": self.seed,
             "replicas": self.replicas,
             "batch": self.batch,
@@ -178,23 +179,18 @@ class StudySpec:
             "configs": [c.to_dict() for c in self.configs],
             "thresholds": self.thresholds,
         }
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of what determines the results (a store refuses a spec with another one)."""
+        return hashlib.sha256(json.dumps(self._determining(), sort_keys=True).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
             "scale": self.scale,
-            "seed": self.seed,
-            "replicas": self.replicas,
-            "batch": self.batch,
-            "checkpoints": self.checkpoints,
-            "probes": self.probes,
-            "tail": self.tail,
-            "probe_x": self.probe_x,
-            "thresholds": self.thresholds,
+            **self._determining(),
             "compare": list(self.compare),
-            "configs": [c.to_dict() for c in self.configs],
             "fingerprint": self.fingerprint(),
         }
 

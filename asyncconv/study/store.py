@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from asyncconv.config import ConfigError
+from asyncconv.config import ConfigError, json_default
 from asyncconv.study.spec import StudySpec, parse_spec
 
 __all__ = ["Results", "Store", "open_results", "task_name"]
@@ -61,15 +61,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _json(obj: Any) -> bytes:
-    return json.dumps(obj, indent=1, sort_keys=False, default=_default, allow_nan=True).encode()
-
-
-def _default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+    return json.dumps(obj, indent=1, sort_keys=False, default=json_default, allow_nan=True).encode()
 
 
 class Store:

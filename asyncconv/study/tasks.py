@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from asyncconv.config import json_default
+
 __all__ = ["SUMMARY_COLUMNS", "TaskResult", "run_task", "summary_row"]
 
 #: per-replica columns of the summary table, in order (besides the JSON of all measures)
@@ -189,13 +191,5 @@ def summary_row(
     }
     for key in ("t", "f", "f_gap", "dist", "gnorm", "unorm", "velocity", "staleness", "age"):
         row[f"{key}_final"] = _num(fin.get(f"{key}_final"))
-    row["measures"] = json.dumps(meas, sort_keys=True, default=_json_default, allow_nan=True)
+    row["measures"] = json.dumps(meas, sort_keys=True, default=json_default, allow_nan=True)
     return row
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)

@@ -47,8 +47,10 @@ PAPER_RESULTS := results/paper/$(SCALE)
 figures: $(STAMP)
 	@for f in sims/paper/fig*.toml; do n=$$(basename $$f .toml); echo "study $$n ($(SCALE))"; \
 	  $(BIN)/asyncconv study run $$f --scale $(SCALE) -o $(PAPER_RESULTS)/$$n -q || exit 1; done
+	$(BIN)/python analysis/run_training.py sims/paper/training.toml --scale $(SCALE) -o $(PAPER_RESULTS)/training
 	@for s in paper_figures/fig*.py; do $(BIN)/python $$s --results $(PAPER_RESULTS) || exit 1; done
 	$(BIN)/python analysis/verdict_tables.py --results $(PAPER_RESULTS)
+	$(BIN)/python analysis/training_table.py --results $(PAPER_RESULTS)
 	@echo "figures in paper_figures/out/$(SCALE)/, tables in analysis/out/$(SCALE)/"
 
 ## The default test run (everything but slow tests and benchmarks).

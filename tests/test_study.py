@@ -145,9 +145,13 @@ def test_bad_grid_and_toml():
 
 
 def test_shipped_specs_validate():
-    for path in sorted((ROOT / "sims").glob("*.toml")):
+    paths = sorted((ROOT / "sims").glob("*.toml")) + sorted((ROOT / "sims" / "paper").glob("fig*.toml"))
+    assert len(paths) >= 8
+    for path in paths:
         spec = load_spec(path)
         assert spec.configs and spec.description, path
+        if "[scales.quick]" in spec.text:
+            assert load_spec(path, scale="quick").total_events < spec.total_events, path
 
 
 # --- the task function --------------------------------------------------------------------------

@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_schedule.py
 	$(BIN)/asyncconv bench
 	$(BIN)/python benchmarks/bench_study.py
+	$(BIN)/python benchmarks/bench_torch.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check asyncconv tests benchmarks paper_figures analysis

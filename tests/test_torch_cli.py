@@ -10,29 +10,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from asyncconv.cli import main  # noqa: E402
 from asyncconv.schedule import load_schedule  # noqa: E402
 from asyncconv.torch.data import write_cifar_binary  # noqa: E402
 
-pytestmark = pytest.mark.torch
+try:  # the CLI runner of test_cli (tests/ is on sys.path under pytest's rootdir layout)
+    from test_cli import run
+except ImportError:  # pragma: no cover - run as a package
+    from tests.test_cli import run
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 
 MLP = ("--model", "mlp", "--epochs", "2", "--batch", "32")

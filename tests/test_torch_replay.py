@@ -19,16 +19,7 @@ from asyncconv.torch.counter import batch_indices, normals, stream_seed, uniform
 from asyncconv.torch.problems import torch_problem  # noqa: E402
 from asyncconv.torch.replay import replay, replay_module, step_sizes  # noqa: E402
 
-pytestmark = pytest.mark.torch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a busy 2-core machine OpenMP spinning costs 100x (see train.py)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 
 TOL = 1e-10

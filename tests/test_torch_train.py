@@ -21,19 +21,11 @@ from asyncconv.torch.models import MODELS, build_model  # noqa: E402
 from asyncconv.torch.replay import replay_module  # noqa: E402
 from asyncconv.torch.train import TrainConfig, TrainResult, evaluate, train  # noqa: E402
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 #: every method reaches this test accuracy on digits with the MLP in 3 epochs (sgd reaches ~0.96)
 ACCURACY = 0.85
 SHORT = {"model": "mlp", "data": "digits", "epochs": 3, "batch": 32, "lr": 0.05, "momentum": 0.9}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @cache

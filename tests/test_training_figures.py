@@ -17,7 +17,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_torch_thread")]
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "sims" / "paper" / "training.toml"
@@ -77,14 +77,6 @@ def _load(path: Path, name: str):
 def rt():
     # the name the figure scripts import it under, so that they share this module
     return _load(ROOT / "analysis" / "run_training.py", "_asyncconv_run_training")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def in_process(args: list[str]) -> tuple[int, str, str]:

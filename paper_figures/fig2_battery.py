@@ -41,14 +41,14 @@ def _colour(p: int, i: int) -> str:
 
 def bands(res, config: int, metrics: tuple[str, ...]):
     """Median / 10–90 % bands of ``metrics`` of one configuration (``asyncconv.plot.study``)."""
-    from asyncconv.plot.study import _band, _finished
+    from asyncconv.plot.study import finished_replicas, quantile_band
 
-    reps, div = _finished(res, config)
+    reps, div = finished_replicas(res, config)
     if not len(reps):
         return dict.fromkeys(metrics)
     arr = res.trajectories["metrics"].isel(config=config).sel(metric=["t", *metrics]).values
     vals = arr[reps].astype(np.float64)
-    return {m: _band(vals[..., 0], vals[..., i], div) for i, m in enumerate(metrics, start=1)}
+    return {m: quantile_band(vals[..., 0], vals[..., i], div) for i, m in enumerate(metrics, start=1)}
 
 
 def draw(res, rep) -> object:

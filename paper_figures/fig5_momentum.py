@@ -32,13 +32,13 @@ FORM_NAMES = {"none": "none", "heavy": "heavy ball", "nesterov": "Nesterov", "em
 
 
 def _bands(res, cid: int, metric: str):
-    from asyncconv.plot.study import _band, _finished
+    from asyncconv.plot.study import finished_replicas, quantile_band
 
-    reps, div = _finished(res, cid)
+    reps, div = finished_replicas(res, cid)
     if not len(reps):
         return None
     v = res.trajectories["metrics"].isel(config=cid).sel(metric=["t", metric]).values[reps].astype(np.float64)
-    return _band(v[..., 0], v[..., 1], div)
+    return quantile_band(v[..., 0], v[..., 1], div)
 
 
 def draw(res, rep) -> object:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from asyncconv.plot.study import _band, plot_study, trajectories_figure
+from asyncconv.plot.study import plot_study, quantile_band, trajectories_figure
 from asyncconv.study import open_results, parse_spec, report, run_study
 
 SPEC = """
@@ -135,9 +135,9 @@ def test_band_counts_diverged_as_infinite_and_skips_unreached():
     v = np.array([[3.0, 2.0, 2.0, 1.0, 0.5]] * 4)
     v[0, 3:] = np.nan  # diverged replica: +inf from then on
     v[1, 4] = np.nan  # not reached (finished replica): left out
-    b = _band(t, v, np.array([True, False, False, False]))
+    b = quantile_band(t, v, np.array([True, False, False, False]))
     assert b is not None
     np.testing.assert_array_equal(b.t, [0.0, 1.0, 2.0, 4.0])  # the repeated checkpoint is dropped
     assert np.isposinf(b.q[2, 2:]).all() and np.isfinite(b.q[:2, :]).all()
     assert b.q[1, 3] == 0.5  # median of (0.5, 0.5, +inf): the unreached value is left out
-    assert _band(t, np.full_like(v, np.nan), np.zeros(4, bool)) is None
+    assert quantile_band(t, np.full_like(v, np.nan), np.zeros(4, bool)) is None

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_study"]
+__all__ = ["Band", "finished_replicas", "plot_study", "quantile_band"]
 
 #: verdicts in display order, and their colours (Okabe–Ito; undecided in neutral grey)
 VERDICT_ORDER = ("converged", "stalled", "diverged", "undecided")
@@ -72,7 +72,7 @@ MOMENTUM_PANELS = (
 
 
 @dataclass(frozen=True)
-class _Band:
+class Band:
     """Median and 10–90 % band of one metric of one configuration over its finished replicas."""
 
     t: np.ndarray  # (J,) median ODE time of each kept checkpoint
@@ -126,7 +126,7 @@ def _title(rep: dict[str, Any], what: str) -> str:
 # --- trajectories ------------------------------------------------------------------------------
 
 
-def _finished(res: Results, config: int) -> tuple[np.ndarray, np.ndarray]:
+def finished_replicas(res: Results, config: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted finished replicas of ``config`` and whether each diverged."""
     s = res.summary
     if not len(s):
@@ -136,7 +136,7 @@ def _finished(res: Results, config: int) -> tuple[np.ndarray, np.ndarray]:
     return rows["replica"].to_numpy(np.int64), (status == "diverged").to_numpy(bool)
 
 
-def _band(t: np.ndarray, v: np.ndarray, diverged: np.ndarray) -> _Band | None:
+def quantile_band(t: np.ndarray, v: np.ndarray, diverged: np.ndarray) -> Band | None:
     """Quantiles over replicas (rows) at each checkpoint (columns); ``None`` if nothing is finite.
 
     NaN entries of diverged replicas count as +∞ (they left every bound); other NaN (not reached,
@@ -156,16 +156,16 @@ def _band(t: np.ndarray, v: np.ndarray, diverged: np.ndarray) -> _Band | None:
         if np.isfinite(x) and x > last:
             keep[j], last = True, x
     keep &= ~np.isnan(q).all(axis=0)
-    return _Band(tm[keep], q[:, keep]) if keep.any() else None
+    return Band(tm[keep], q[:, keep]) if keep.any() else None
 
 
-def _bands(res: Results, metrics: list[str]) -> tuple[dict[str, list[_Band | None]], list[tuple[int, int]]]:
+def _bands(res: Results, metrics: list[str]) -> tuple[dict[str, list[Band | None]], list[tuple[int, int]]]:
     """Per metric, the band of each configuration; and per configuration (finished, diverged)."""
-    out: dict[str, list[_Band | None]] = {m: [] for m in metrics}
+    out: dict[str, list[Band | None]] = {m: [] for m in metrics}
     counts = []
     arr = res.trajectories["metrics"]
     for c in range(arr.sizes["config"]):
-        reps, div = _finished(res, c)
+        reps, div = finished_replicas(res, c)
         counts.append((len(reps), int(div.sum())))
         if not len(reps):
             for m in metrics:
@@ -173,16 +173,16 @@ def _bands(res: Results, metrics: list[str]) -> tuple[dict[str, list[_Band | Non
             continue
         vals = arr.isel(config=c).sel(metric=["t", *metrics]).values[reps].astype(np.float64)
         for i, m in enumerate(metrics, start=1):
-            out[m].append(_band(vals[..., 0], vals[..., i], div))
+            out[m].append(quantile_band(vals[..., 0], vals[..., i], div))
     return out, counts
 
 
-def _finite_values(bands: list[_Band | None]) -> np.ndarray:
+def _finite_values(bands: list[Band | None]) -> np.ndarray:
     vals = [b.q[np.isfinite(b.q)] for b in bands if b is not None]
     return np.concatenate(vals) if vals else np.zeros(0)
 
 
-def _momentum_panel(bands: dict[str, list[_Band | None]]) -> _Panel | None:
+def _momentum_panel(bands: dict[str, list[Band | None]]) -> _Panel | None:
     """The buffer norm where it is ever positive (a momentum iteration), else the velocity."""
     for p in MOMENTUM_PANELS:
         v = _finite_values(bands[p.metric])
@@ -202,7 +202,7 @@ class _YScale:
     hi: float
 
 
-def _yscale(bands: list[_Band | None], include: float | None = None) -> _YScale:
+def _yscale(bands: list[Band | None], include: float | None = None) -> _YScale:
     """Log axis with a floor a decade below the smallest positive value when some values are
     exactly 0 (or a symlog axis when some are clearly negative); its range covers ``include``."""
     v = _finite_values(bands)
@@ -272,7 +272,7 @@ def _share(axes: np.ndarray) -> None:
             ax.tick_params(labelbottom=False)
 
 
-def _log_time(bands: dict[str, list[_Band | None]], panels: list[_Panel]) -> bool:
+def _log_time(bands: dict[str, list[Band | None]], panels: list[_Panel]) -> bool:
     """Log time axis when the checkpoint times span more than two decades."""
     ts = [b.t for p in panels for b in bands[p.metric] if b is not None]
     t = np.concatenate(ts) if ts else np.zeros(0)
@@ -287,7 +287,7 @@ def _eps_line(rep: dict[str, Any]) -> tuple[float | None, str | None]:
     return (float(eps) if eps is not None else None), metric
 
 
-def _draw_band(ax: Axes, b: _Band, ys: _YScale, logx: bool, colour: str) -> None:
+def _draw_band(ax: Axes, b: Band, ys: _YScale, logx: bool, colour: str) -> None:
     t, q = b.t, b.q
     if logx:
         keep = t > 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from asyncconv.config import json_default
 
-__all__ = ["SUMMARY_COLUMNS", "TaskResult", "run_task", "summary_row"]
+__all__ = ["SUMMARY_COLUMNS", "TaskResult", "build", "run_task", "summary_row"]
 
 #: per-replica columns of the summary table, in order (besides the JSON of all measures)
 SUMMARY_COLUMNS = (

@@ -55,9 +55,13 @@ def errors(res, config: dict, *, kappa_value: float | None = None) -> tuple[np.n
     px = res.trajectories["probe_x"].isel(config=cid).values.astype(np.float64)[..., : problem.n]
     pr = res.trajectories["probes"].isel(config=cid).values.astype(np.float64)
     reps = np.sort(res.summary.loc[res.summary["config"] == cid, "replica"].to_numpy())
+    rows = res.summary[res.summary["config"] == cid].set_index("replica")
     starts, errs = [], []
     for r in reps:
-        fake = SimpleNamespace(probe_x=px[r][None], probes=pr[r][None], block_counts=(freq * 1e6)[None])
+        # each replica's own block counts (the store's summary), else replica 0's block frequencies
+        counts = rows.at[r, "block_counts"] if "block_counts" in rows else None
+        counts = np.asarray(counts, dtype=np.float64) if counts is not None else freq * 1e6
+        fake = SimpleNamespace(probe_x=px[r][None], probes=pr[r][None], block_counts=counts[None])
         out = shadowing_errors(problem, fake, 0, kappa=k, block_off=block_off, window=WINDOW,
                                n_windows=N_WINDOWS)  # fmt: skip
         starts.append(out["t_start"])

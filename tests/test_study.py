@@ -211,6 +211,8 @@ def test_store_layout_and_open_results(finished):
     assert res.complete
     assert len(res.summary) == 2 * 6 and list(res.summary["config"].unique()) == [0, 1]
     assert set(res.summary["verdict"]) <= {"converged", "stalled", "diverged", "undecided"}
+    # per-replica writes per block (the Λ estimates): they add up to the writes
+    assert [int(sum(bc)) for bc in res.summary["block_counts"]] == res.summary["writes"].tolist()
     m = res.trajectories["metrics"]
     assert m.dtype == np.float32 and m.shape == (2, 6, 21, 10)
     assert list(res.trajectories["label"].values) == ["random", "periodic"]

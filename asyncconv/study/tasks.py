@@ -48,6 +48,7 @@ SUMMARY_COLUMNS = (
     "momentum_avg",
     "delay_mean",
     "delay_max",
+    "block_counts",
 )
 
 
@@ -138,9 +139,9 @@ def run_task(
     delay = res.info["delay"]
     rows = []
     for i, (fin, rec) in enumerate(zip(finals, records, strict=True)):
-        rows.append(
-            summary_row(config["id"], r0 + i, fin, rec, float(delay["mean"][i]), int(delay["max"][i]))
-        )
+        row = summary_row(config["id"], r0 + i, fin, rec, float(delay["mean"][i]), int(delay["max"][i]))
+        row["block_counts"] = [int(c) for c in res.block_counts[i]]  # writes per block (Λ estimates)
+        rows.append(row)
     stats = None
     if r0 == 0:
         # the first replica's schedule again (cheap to redraw, same seed): its full statistics

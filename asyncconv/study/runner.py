@@ -195,11 +195,16 @@ def _execute(store, spec, todo, replicas_done, replicas_total, scheduler, worker
     n_tasks_ok = n_failed = 0
     busy = {"draw_s": 0.0, "kernel_s": 0.0, "eval_s": 0.0, "stats_s": 0.0, "wall_s": 0.0}
     try:
-        n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        addrs = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        n_workers = len(addrs)
         say(f"dask: {n_workers} workers ({'scheduler ' + scheduler if scheduler else 'local cluster'})")
-        # load or compile the kernels on every worker before timing the study
+        # Load or compile the kernels on every worker before timing the study: on one worker
+        # first, so that a cold start compiles once and writes Numba's on-disk cache, which the
+        # other workers then load (all at once they would each compile, sharing the cores).
         t0 = time.perf_counter()
-        jit = client.run(_warmup, configs[todo[0][0]], kw)
+        jit = client.run(_warmup, configs[todo[0][0]], kw, workers=addrs[:1])
+        if n_workers > 1:
+            jit.update(client.run(_warmup, configs[todo[0][0]], kw, workers=addrs[1:]))
         t_jit = time.perf_counter() - t0
         if progress is not None:
             progress(replicas_done, replicas_total, replicas_done)

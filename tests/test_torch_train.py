@@ -208,6 +208,13 @@ def test_data_and_models():
             assert net(torch.zeros(2, *shape)).shape == (2, 10)
             again = build_model(name, shape, 10, seed=3)
             assert all(torch.equal(a, b) for a, b in zip(net.parameters(), again.parameters(), strict=True))
+    # the initialisation draws from its own generator: torch's global one is neither read nor moved
+    state = torch.random.get_rng_state()
+    a, b = build_model("cnn", (1, 8, 8), 10, seed=3), build_model("cnn", (1, 8, 8), 10, seed=4)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert not torch.equal(a[0].weight, b[0].weight)
+    bound = 1.0 / (1 * 3 * 3) ** 0.5  # default Conv2d law: U(±1/√fan_in)
+    assert float(a[0].weight.abs().max()) <= bound and float(a[0].weight.abs().max()) > 0.5 * bound
     r20 = build_model("resnet20", (3, 32, 32), 10)
     assert 0.26e6 < sum(p.numel() for p in r20.parameters()) < 0.3e6
     with pytest.raises(ConfigError, match="model"):

@@ -13,12 +13,14 @@ layouts and torn-read recording assume).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from asyncconv.config import ConfigError
 
-__all__ = ["MODELS", "build_model"]
+__all__ = ["MODELS", "build_model", "initialise"]
 
 MODELS = ("mlp", "cnn", "resnet20")
 
@@ -83,14 +85,39 @@ class ResNet20(nn.Module):
 
 
 def build_model(name: str, input_shape: tuple[int, ...], n_classes: int, seed: int = 0) -> nn.Module:
-    """A freshly initialised network; the initialisation is a function of ``seed`` only (the global
-    torch generator is forked, not touched)."""
+    """A freshly initialised network; the initialisation is a function of ``seed`` only.
+
+    The modules are built on the meta device (no values, so no draws from torch's global
+    generator) and then initialised by :func:`initialise` from an explicit ``torch.Generator``."""
     if name not in MODELS:
         raise ConfigError("model", f"must be one of {', '.join(MODELS)} (got {name!r})")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.device("meta"):
         if name == "mlp":
-            return _mlp(input_shape, n_classes)
-        if name == "cnn":
-            return _cnn(input_shape, n_classes)
-        return ResNet20(input_shape[0], n_classes)
+            model = _mlp(input_shape, n_classes)
+        elif name == "cnn":
+            model = _cnn(input_shape, n_classes)
+        else:
+            model = ResNet20(input_shape[0], n_classes)
+    model = model.to_empty(device="cpu")
+    initialise(model, torch.Generator().manual_seed(seed))
+    return model
+
+
+def initialise(model: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default initialisation of Linear, Conv2d and BatchNorm2d, drawn from ``generator``.
+
+    Linear/Conv: W ~ U(±√(1/fan_in)) (``kaiming_uniform_`` with a = √5) and b ~ U(±1/√fan_in);
+    BatchNorm: weight 1, bias 0, running mean 0 and variance 1. Modules are visited in
+    ``modules()`` order, so the draws are a function of the generator's seed only."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            if m.bias is not None:
+                fan_in = m.weight[0].numel()
+                bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                with torch.no_grad():
+                    m.bias.uniform_(-bound, bound, generator=generator)
+        elif isinstance(m, nn.BatchNorm2d):
+            m.reset_parameters()  # deterministic: ones, zeros and reset running statistics
+        elif any(True for _ in m.parameters(recurse=False)):
+            raise TypeError(f"no initialisation rule for {type(m).__name__}")

@@ -28,35 +28,11 @@ from asyncconv.problems.reference import (
     shor_reference,
 )
 
-# two sizes per problem (one where the problem has a fixed dimension)
-SIZES = {
-    "maxq": (3, 10),
-    "mxhilb": (3, 8),
-    "chained_lq": (2, 7),
-    "chained_cb3_1": (2, 7),
-    "chained_cb3_2": (3, 8),
-    "active_faces": (1, 6),
-    "brown2": (2, 7),
-    "chained_mifflin2": (2, 9),
-    "chained_crescent_1": (2, 7),
-    "chained_crescent_2": (2, 7),
-    "chebyshev_rosenbrock": (2, 5),
-    "ns1": (2, 5),
-    "ns2": (3, 6),
-    "nonsmooth_rosenbrock": (2,),
-    "chained_nonsmooth_rosenbrock": (2, 8),
-    "hald_madsen": (5,),
-    "shor": (5,),
-    "phase_retrieval": (3, 10),
-    "l1_nonconvex_regression": (3, 10),
-    "relu_regression": (10, 15),
-    "weighted_l1": (1, 9),
-    "l1_plus_quadratic": (2,),
-    "double_well_abs": (1, 7),
-    "double_well_sq": (1, 7),
-    "trap": (2,),
-    "trap_nd": (4, 10),
-}
+try:  # tests/ is on sys.path under pytest's rootdir layout
+    from reference.sizes import SIZES
+except ImportError:  # pragma: no cover - run as a package
+    from tests.reference.sizes import SIZES
+
 CASES = [(name, n) for name, sizes in SIZES.items() for n in sizes]
 
 # how far random test points stray from x0 (Hald–Madsen must keep its denominator positive)

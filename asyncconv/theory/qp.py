@@ -685,16 +685,9 @@ def _polish(c, gptr, pptr, idx, val, z, nz, delta, budget, best, face, sol, cand
         face[p] = z[p] > 0.0
     if not _face_solve(c, gptr, pptr, idx, val, face, z, delta, budget, sol):
         return -1, nz
-    bestn = nz
-    status = 0
-    _project_groups(sol, gptr, cand, buf)
-    _apply(c, pptr, idx, val, cand, w)
-    nc = _norm(w)
-    if nc < bestn:
-        bestn = nc
-        status = 1
-        for p in range(P):
-            best[p] = cand[p]
+    # candidate 1: the face solution projected onto the product of simplices
+    bestn = _keep_better(sol, nz, c, gptr, pptr, idx, val, best, cand, w, buf)
+    # candidate 2: the step from z towards it, stopped where a weight reaches 0
     tm = 1.0
     for p in range(P):
         d = sol[p] - z[p]
@@ -703,15 +696,21 @@ def _polish(c, gptr, pptr, idx, val, z, nz, delta, budget, best, face, sol, cand
     for p in range(P):
         q = z[p] + tm * (sol[p] - z[p])
         sol[p] = q if q > 0.0 else 0.0
+    bestn = _keep_better(sol, bestn, c, gptr, pptr, idx, val, best, cand, w, buf)
+    return (1 if bestn < nz else 0), bestn
+
+
+@nb.njit(cache=True)
+def _keep_better(sol, bestn, c, gptr, pptr, idx, val, best, cand, w, buf):
+    """Project ``sol`` onto the product of simplices (into ``cand``); if ||c + A cand|| beats
+    ``bestn``, copy it into ``best``. Returns the best norm."""
     _project_groups(sol, gptr, cand, buf)
     _apply(c, pptr, idx, val, cand, w)
     nc = _norm(w)
     if nc < bestn:
-        bestn = nc
-        status = 1
-        for p in range(P):
-            best[p] = cand[p]
-    return status, bestn
+        best[:] = cand
+        return nc
+    return bestn
 
 
 @nb.njit(cache=True)

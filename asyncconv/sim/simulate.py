@@ -172,7 +172,10 @@ def _max_width(sched_block: np.ndarray, block_off: np.ndarray, own_b0, own_b1) -
     return w
 
 
-def _pack(problem, schedules, keys, it: Iteration, n_ckpt, x0=None, probe_frac=None, probe_x=False, n_tail=0):
+def _pack(
+    problem, schedules, keys, it: Iteration, n_ckpt, x0=None, probe_frac=None, probe_x=False, n_tail=0,
+    max_delay=None,
+):  # fmt: skip
     """The argument tuple of ``_kernels.replay_many`` for replicas ``schedules`` (outputs last:
     metrics, x_final, counts, probes, probe_x, tail, status, done). The one place that lays out
     kernel inputs."""
@@ -188,7 +191,9 @@ def _pack(problem, schedules, keys, it: Iteration, n_ckpt, x0=None, probe_frac=N
     read_lo = np.concatenate([s.read_lo for s in schedules])
     cut_ptr = np.concatenate([s.cut_ptr for s in schedules])
     cut = np.concatenate([s.cut for s in schedules]) if cut_ev_ptr[-1] else np.zeros(0, np.int32)
-    hist_len = int(max(int(s.delay().max()) if s.n_events else 0 for s in schedules)) + 1
+    if max_delay is None:  # the undo log must reach back over the longest delay
+        max_delay = max(int(s.delay().max()) if s.n_events else 0 for s in schedules)
+    hist_len = int(max_delay) + 1
     width = _max_width(block, block_off, own_b0, own_b1)
     momentum, per_worker, clock, noise = it.codes()
     f_ref = np.nan if problem.f_ref is None else float(problem.f_ref)
@@ -215,8 +220,8 @@ def _pack(problem, schedules, keys, it: Iteration, n_ckpt, x0=None, probe_frac=N
 N_OUT = 9  # outputs at the end of _pack's tuple
 
 
-def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0, probe_frac, probe_x, n_tail):
-    args = _pack(problem, schedules, keys, it, n_ckpt, x0, probe_frac, probe_x, n_tail)
+def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0, probe_frac, probe_x, n_tail, max_delay=None):
+    args = _pack(problem, schedules, keys, it, n_ckpt, x0, probe_frac, probe_x, n_tail, max_delay)
     _kernels.replay_many(*args)
     return args[-N_OUT:]
 
@@ -436,7 +441,8 @@ def simulate(
             d_hist += np.bincount(np.minimum(d, DELAY_HIST_BINS - 1), minlength=DELAY_HIST_BINS)
         t_draw += time.perf_counter() - ta
         tb = time.perf_counter()
-        parts.append(_run(problem, scheds, keys, it, n_ckpt, x0, frac, probe_x, n_tail))
+        # the delays were summarised above: their maximum sizes the kernel's undo log
+        parts.append(_run(problem, scheds, keys, it, n_ckpt, x0, frac, probe_x, n_tail, max(d_max[start:])))
         t_kernel += time.perf_counter() - tb
         if progress is not None:
             progress(min(start + per_batch, n_replicas), n_replicas)

@@ -397,7 +397,7 @@ def simulate(
 
     The replicas are ``first_replica, ..., first_replica + n_replicas - 1`` of the root seed:
     replica r is the same whether it runs alone, in a batch or in a study task (the seeding rule
-    of the module docstring; ``replica_seeds``).
+    of the module docstring; :func:`replica_streams`).
 
     Replicas run in batches of at most ``max_batch_events`` writes, in parallel inside a batch
     (Numba ``prange``). ``progress(done, total)`` is called after each batch.
@@ -418,7 +418,7 @@ def simulate(
     n_ckpt = check_int(n_ckpt, "n_ckpt", ge=2)
     seed = check_int(seed, "seed", ge=0)
     first_replica = check_int(first_replica, "first_replica", ge=0)
-    children = [replica_seed(seed, first_replica + r) for r in range(n_replicas)]
+    streams = [replica_streams(seed, first_replica + r) for r in range(n_replicas)]
     per_batch = max(1, min(n_replicas, max_batch_events // n_events))
     parts = []
     t0 = time.perf_counter()
@@ -427,13 +427,12 @@ def simulate(
     d_max: list[int] = []
     d_hist = np.zeros(DELAY_HIST_BINS, dtype=np.int64)
     for start in range(0, n_replicas, per_batch):
-        batch = children[start : start + per_batch]
+        batch = streams[start : start + per_batch]
         ta = time.perf_counter()
-        seeds = [child.spawn(2) for child in batch]  # as replica_streams
-        keys = [key_from_seed(k_seed)[0] for _, k_seed in seeds]
+        keys = [key for _, key in batch]
         # the drawing kernels release the GIL: draw the batch's schedules on all threads
         with ThreadPoolExecutor(max_workers=max(1, numba.get_num_threads())) as pool:
-            scheds = list(pool.map(lambda ss: draw_schedule(model, n_events, ss[0]), seeds))
+            scheds = list(pool.map(lambda ss: draw_schedule(model, n_events, ss[0]), batch))
         for sc in scheds:
             d = sc.delay()
             d_mean.append(float(d.mean()) if d.size else 0.0)

@@ -139,9 +139,10 @@ def run_task(
     delay = res.info["delay"]
     rows = []
     for i, (fin, rec) in enumerate(zip(finals, records, strict=True)):
-        row = summary_row(config["id"], r0 + i, fin, rec, float(delay["mean"][i]), int(delay["max"][i]))
-        row["block_counts"] = [int(c) for c in res.block_counts[i]]  # writes per block (Λ estimates)
-        rows.append(row)
+        rows.append(
+            summary_row(config["id"], r0 + i, fin, rec, float(delay["mean"][i]), int(delay["max"][i]),
+                        res.block_counts[i])
+        )  # fmt: skip
     stats = None
     if r0 == 0:
         # the first replica's schedule again (cheap to redraw, same seed): its full statistics
@@ -165,9 +166,16 @@ def _num(v: Any) -> float:
 
 
 def summary_row(
-    config: int, replica: int, fin: dict[str, Any], rec: dict[str, Any], delay_mean: float, delay_max: int
+    config: int,
+    replica: int,
+    fin: dict[str, Any],
+    rec: dict[str, Any],
+    delay_mean: float,
+    delay_max: int,
+    block_counts: np.ndarray,
 ) -> dict[str, Any]:
-    """One row of the summary table from ``SimResult.final()`` and ``evaluate_replica`` output."""
+    """One row of the summary table from ``SimResult.final()`` and ``evaluate_replica`` output;
+    ``block_counts`` (B,) are the replica's writes per block (the estimates of the rates Λ)."""
     meas = rec.get("measures", {})
     mom = meas.get("momentum") or {}
     cp = rec.get("critical_point")
@@ -189,6 +197,7 @@ def summary_row(
         "momentum_avg": _num(mom.get("window_avg") if isinstance(mom, dict) else None),
         "delay_mean": float(delay_mean),
         "delay_max": int(delay_max),
+        "block_counts": [int(c) for c in block_counts],
     }
     for key in ("t", "f", "f_gap", "dist", "gnorm", "unorm", "velocity", "staleness", "age"):
         row[f"{key}_final"] = _num(fin.get(f"{key}_final"))

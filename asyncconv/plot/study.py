@@ -421,21 +421,13 @@ def _verdict_bar(ax: Axes, i: int, fr: dict[str, Any], colour: str) -> None:
 
 
 def _delay_hists(res: Results) -> dict[int, np.ndarray]:
-    """Pooled delay histogram of each configuration: from ``schedules.json`` when the study is
-    complete, else summed over the finished tasks' ``parts/*.json``."""
-    if res.schedules:
-        return {
-            int(k): np.asarray(v["delay_hist"], np.int64)
-            for k, v in res.schedules.items()
-            if v.get("delay_hist") is not None
-        }
-    hists: dict[int, np.ndarray] = {}
-    for path in sorted((res.root / "parts").glob("*.json")):
-        extra = json.loads(path.read_text())
-        h = np.asarray(extra["delay_hist"], np.int64)
-        c = int(extra["config"])
-        hists[c] = hists[c] + h if c in hists else h
-    return hists
+    """Pooled delay histogram of each configuration with finished replicas (``res.schedules``
+    pools the finished tasks, complete study or not)."""
+    return {
+        int(k): np.asarray(v["delay_hist"], np.int64)
+        for k, v in res.schedules.items()
+        if v.get("delay_hist") is not None
+    }
 
 
 def _schedule_groups(spec: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:

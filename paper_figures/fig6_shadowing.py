@@ -10,8 +10,8 @@ the block update fractions and κ = 1/(1 − m) the heavy-ball time stretch. One
 setting: the median over replicas and the 10–90 % band against t_q, log y; for m > 0 the grey
 line is the same with κ = 1 (the wrong time scale; measures.md §7.6), which must shadow worse.
 
-The store keeps the block update fractions of replica 0 only (``schedules.json``); they are used
-for all replicas of a configuration (two symmetric workers: both fractions are ≈ 1/2).
+Λ of each replica comes from its own writes per block (``block_counts`` in the summary); stores
+written before that column existed fall back to replica 0's block fractions (``schedules.json``).
 
 Run::
 

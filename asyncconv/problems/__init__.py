@@ -12,6 +12,6 @@ Inside Numba kernels call ``asyncconv.problems._kernels.value(pid, prm, data, x)
 """
 
 from asyncconv.problems._kernels import grad_range, value
-from asyncconv.problems.battery import PROBLEMS, Problem, ProblemSpec, list_problems, make_problem
+from asyncconv.problems._legacy_battery import PROBLEMS, Problem, ProblemSpec, list_problems, make_problem
 
 __all__ = ["PROBLEMS", "Problem", "ProblemSpec", "grad_range", "list_problems", "make_problem", "value"]

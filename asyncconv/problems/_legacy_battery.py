@@ -52,7 +52,7 @@ import numpy as np
 
 from asyncconv.config import ConfigError, check_choice, check_int, check_number
 from asyncconv.problems import _kernels as K
-from asyncconv.problems.reference import (
+from asyncconv.problems._reference import (
     SHOR_B,
     SHOR_CENTRES,
     hald_madsen_reference,

@@ -228,7 +228,10 @@ def schedule_import(
 def problems_list(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """The battery: structure (coupling, regularity, convexity) and what is known (f*, critical sets)."""
+    """The battery (one module per problem under asyncconv/problems/): structure (coupling,
+    regularity, convexity), what is known (f*, critical sets) and the optional parts (pieces for the
+    structured measures, a closed-form flow, a torch twin). Your own problem runs as
+    path/to/file.py:NAME wherever a name goes."""
     from asyncconv.problems import list_problems
 
     rows = list_problems()
@@ -237,12 +240,13 @@ def problems_list(
         return
     from rich.table import Table
 
-    t = Table(title=f"{len(rows)} problems")
-    cols = [c for c in ("name", "coupling", "regular", "convex", "default_n", "known") if c in rows[0]]
+    t = Table(title=f"{len(rows)} problems (your own: --problem path/to/file.py:NAME)")
+    cols = ("name", "coupling", "regular", "convex", "default_n", "extras", "known")
     for c in cols:
         t.add_column(c, no_wrap=c != "known")
     for r in rows:
-        t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
+        extras = ", ".join(k for k in ("pieces", "flow", "torch") if r[k]) or "-"
+        t.add_row(*(extras if c == "extras" else str(r[c]) for c in cols))
     _console().print(t)
 
 
@@ -325,7 +329,13 @@ def simulate(
             help="Optional TOML spec with [problem], [schedule], [iteration], [run], [thresholds]."
         ),
     ] = None,
-    problem: Annotated[str, typer.Option(help="Problem name (see 'asyncconv problems list').")] = "trap",
+    problem: Annotated[
+        str,
+        typer.Option(
+            help="Problem: a name (see 'asyncconv problems list'), or your own as path/to/file.py:NAME "
+            "or package.module:NAME (see the README)."
+        ),
+    ] = "trap",
     n: Annotated[int | None, typer.Option("--n", help="Dimension (default: the problem's).")] = None,
     blocks: Annotated[
         int | None, typer.Option("--blocks", "-B", help="Number of blocks (default P).")
@@ -377,7 +387,10 @@ def simulate(
         name = prob_d.pop("name", None)
         if name is None:
             raise ConfigError("problem.name", "is required")
+        from asyncconv.problems import absolute_ref
+
         prob_seed = check_int(prob_d.pop("seed", 0), "problem.seed", ge=0)
+        name = absolute_ref(name, spec.resolve().parent)  # a problem file relative to the spec
         prob = _make_problem(name, prob_d.pop("n", None), prob_seed, "problem.", **prob_d)
         model = ScheduleModel.from_dict(data["schedule"])
         it = Iteration.from_dict(data.get("iteration", {}))
@@ -460,13 +473,20 @@ def simulate(
     )
 
 
+#: fields of a user's problem code named by its checks (the function or array at fault)
+_CODE_FIELDS = ("value", "grad", "pieces", "x0", "critical_points", "n_samples", "build")
+
+
 def _make_problem(name: str, n: int | None, seed: int, prefix: str, **params: Any):
-    """``make_problem`` with errors naming the CLI flag (``--problem``) or spec field (``problem.name``)."""
+    """``make_problem`` with errors naming the CLI flag (``--problem``) or spec field (``problem.name``);
+    a fault in a user's problem code names the function: ``--problem: grad (my_grad) ...``."""
     from asyncconv.problems import make_problem
 
     try:
         return make_problem(name, n, seed=seed, **params)
     except ConfigError as e:
+        if prefix == "--" and e.field.split(".")[0] in _CODE_FIELDS:
+            raise ConfigError("--problem", f"{e.field}: {e.message}") from None
         field = {"name": "problem"}.get(e.field, e.field) if prefix == "--" else e.field
         raise ConfigError(prefix + field, e.message) from None
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
+
+from asyncconv._jit import jit
 
 __all__ = [
     "key_from_seed",
@@ -71,7 +72,7 @@ def key_from_seed(seed: int | np.random.SeedSequence) -> tuple[np.uint64, dict]:
     return np.uint64(key), record
 
 
-@nb.njit(cache=True, inline="always")
+@jit(inline="always")
 def mix64(z):
     """SplitMix64 finaliser: a bijective avalanche mix of a uint64."""
     z = (z ^ (z >> _U30)) * _U_M1
@@ -79,20 +80,20 @@ def mix64(z):
     return z ^ (z >> _U31)
 
 
-@nb.njit(cache=True, inline="always")
+@jit(inline="always")
 def stream_seed(key, stream):
     """Seed of stream ``stream`` (int >= 0) under ``key`` (uint64)."""
     return mix64(np.uint64(key) ^ mix64(np.uint64(stream) + _U1))
 
 
-@nb.njit(cache=True, inline="always")
+@jit(inline="always")
 def uniform(seed, counter):
     """The ``counter``-th uniform of the stream with seed ``seed``; a float64 in (0, 1)."""
     z = mix64(np.uint64(seed) + (np.uint64(counter) + _U1) * _U_GOLDEN)
     return (float(z >> _U11) + 0.5) * _INV53
 
 
-@nb.njit(cache=True, inline="always")
+@jit(inline="always")
 def normal(seed, counter):
     """A standard normal from uniforms ``2*counter`` and ``2*counter + 1`` (Box–Muller)."""
     u1 = uniform(seed, 2 * counter)

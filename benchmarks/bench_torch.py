@@ -215,7 +215,7 @@ def bench_equivalence() -> dict:
     from asyncconv.schedule import ScheduleModel, draw_schedule
     from asyncconv.sim import Iteration
     from asyncconv.sim import replay as nb_replay
-    from asyncconv.torch.problems import TORCH_PROBLEMS, torch_problem
+    from asyncconv.torch.problems import torch_problem, torch_problems
     from asyncconv.torch.replay import replay
 
     its = [
@@ -227,7 +227,7 @@ def bench_equivalence() -> dict:
         Iteration(momentum="none"),
     ]
     worst, cases = 0.0, 0
-    for name in TORCH_PROBLEMS:
+    for name in torch_problems():
         p = make_problem(name, n=24 if name.startswith("chained") else 12, seed=1)
         for own, reads, write in (("partitioned", "inconsistent", "block"), ("shared", "inconsistent", "owned"),
                                   ("partitioned", "consistent", "owned")):  # fmt: skip

@@ -19,14 +19,14 @@ import pytest
 from scipy.optimize import nnls
 
 from asyncconv.config import ConfigError
-from asyncconv.problems import PROBLEMS, Problem, grad_range, list_problems, make_problem, value
-from asyncconv.problems.battery import ns2_critical_points
-from asyncconv.problems.reference import (
+from asyncconv.problems import PROBLEMS, Problem, check_problem, list_problems, make_problem
+from asyncconv.problems._reference import (
     hald_madsen_reference,
     mifflin2_dual,
     mifflin2_reference,
     shor_reference,
 )
+from asyncconv.problems.chebyshev_rosenbrock import ns2_critical_points
 
 try:  # tests/ is on sys.path under pytest's rootdir layout
     from reference.sizes import SIZES
@@ -77,7 +77,15 @@ def _gs_measure(prob: Problem, x: np.ndarray, eps: float, k: int = 400, seed: in
 
 def test_sizes_cover_every_problem():
     assert set(SIZES) == set(PROBLEMS)
-    assert sorted(spec.pid for spec in PROBLEMS.values()) == list(range(len(PROBLEMS)))
+    # one module per problem (or small family), found by the registry
+    assert all(spec.origin.startswith("asyncconv.problems.") for spec in PROBLEMS.values())
+    assert len({spec.origin for spec in PROBLEMS.values()}) >= 17
+
+
+@pytest.mark.parametrize(("name", "n"), CASES)
+def test_battery_passes_the_user_problem_checks(name, n):
+    # the checks a user's problem gets (compiles, finite, ranges, halo, finite differences)
+    check_problem(_problem(name, n))
 
 
 # --- subgradients ---------------------------------------------------------------------------------
@@ -429,7 +437,17 @@ def test_validation_lists_allowed_values():
 def test_list_problems_covers_every_name():
     rows = list_problems()
     assert [r["name"] for r in rows] == list(PROBLEMS)
-    keys = {"name", "pid", "description", "coupling", "regular", "convex", "default_n", "allowed_n", "known"}
+    keys = {
+        "name",
+        "module",
+        "description",
+        "coupling",
+        "regular",
+        "convex",
+        "default_n",
+        "allowed_n",
+        "known",
+    }
     for r in rows:
         assert keys <= set(r)
         prob = make_problem(r["name"])  # defaults are valid
@@ -463,12 +481,12 @@ def test_kernel_guards():
 
 
 @nb.njit
-def _jitted_caller(pid, prm, data, x, idx):
+def _jitted_caller(fvalue, fgrad, prm, data, x, idx):
     out = np.empty(x.shape[0])
     half = x.shape[0] // 2
-    grad_range(pid, prm, data, x, 0, half, idx, out[:half])
-    grad_range(pid, prm, data, x, half, x.shape[0], idx, out[half:])
-    return value(pid, prm, data, x), out
+    fgrad(prm, data, x, 0, half, idx, out[:half])
+    fgrad(prm, data, x, half, x.shape[0], idx, out[half:])
+    return fvalue(prm, data, x), out
 
 
 def test_kernels_callable_from_njit():
@@ -476,6 +494,7 @@ def test_kernels_callable_from_njit():
         prob = make_problem(name)
         x = prob.x0 + 0.1
         idx = np.arange(3, dtype=np.int64) if prob.n_samples else np.zeros(0, dtype=np.int64)
-        f, g = _jitted_caller(prob.pid, prob.prm, prob.data, x, idx)
+        # the compiled functions are first-class: one caller compiles for every problem
+        f, g = _jitted_caller(prob.spec.value.compiled, prob.spec.grad.compiled, prob.prm, prob.data, x, idx)
         assert f == prob.value(x)
         assert np.array_equal(g, prob.subgradient(x, idx=idx if prob.n_samples else None))

@@ -17,13 +17,12 @@ import pytest
 
 from asyncconv.config import ConfigError
 from asyncconv.problems import PROBLEMS, list_problems, make_problem
-from asyncconv.problems import _kernels as K
 from asyncconv.theory import _sq_kernels as SK
 from asyncconv.theory.structured import (
-    SQ_PROBLEMS,
     SQUnavailableError,
     active_pieces,
     b_eta,
+    piece_args,
     s_eta,
     sq_available,
 )
@@ -53,11 +52,11 @@ def _group_max_sum(pc) -> float:
 
 def test_coverage_is_every_regular_problem():
     regular = {d["name"] for d in list_problems() if d["regular"]}
-    assert set(SQ_PROBLEMS) == regular == set(SIZES)
+    with_pieces = {d["name"] for d in list_problems() if d["pieces"]}
+    assert with_pieces == regular == set(SIZES)
     for d in list_problems():
         prob = make_problem(d["name"], seed=1)
-        assert sq_available(prob) == d["regular"], d["name"]
-        assert (K.pieces_n_groups(prob.pid, prob.prm, prob.data, prob.n) >= 0) == d["regular"]
+        assert sq_available(prob) == d["regular"] == prob.has_pieces, d["name"]
 
 
 @pytest.mark.parametrize(("name", "n"), CASES)
@@ -77,7 +76,7 @@ def test_eta0_off_kinks_is_gradient_norm(name, n):
 @pytest.mark.parametrize(("name", "n"), CASES)
 def test_pieces_reproduce_value(name, n):
     prob = make_problem(name, n, seed=3)
-    J = K.pieces_n_groups(prob.pid, prob.prm, prob.data, n)
+    J = piece_args(prob)[2]
     for x in _points(prob, 2, seed=7 + n):
         f = prob.value(x)
         for eta in (0.0, 0.3, np.inf):
@@ -271,12 +270,21 @@ def test_not_regular_raises(name):
         assert name in str(err.value) and "invalid" in str(err.value)
 
 
-def test_pieces_unavailable_sentinel():
-    prob = make_problem("ns2", 3)
-    gptr, _pptr, idx, _val, _pval, _pkey = K.pieces(prob.pid, prob.prm, prob.data, prob.x0.copy(), 0.0)
-    assert gptr.tolist() == [-1] and idx.size == 0
-    out = SK.s_eta_kernel(prob.pid, prob.prm, prob.data, prob.x0.copy(), 0.0, 1e-9, 1e-6, 10)
-    assert out[0] == SK.SQ_UNAVAILABLE and math.isnan(out[1])
+def test_pieces_need_a_regular_problem():
+    from asyncconv.problems import define, pieces
+    from asyncconv.problems.trap import group_values, piece_grad, value
+
+    with pytest.raises(ConfigError) as err:
+        define(
+            "x",
+            value=value,
+            grad=value,
+            n=2,
+            x0=[0, 0],
+            pieces=pieces(group_values, piece_grad, n_groups=len),
+        )
+    assert err.value.field == "pieces" and "regular" in err.value.message
+    assert not make_problem("ns2", 3).has_pieces
 
 
 def test_validation():
@@ -311,13 +319,13 @@ def test_kernels_callable_from_njit():
     x = np.ones(12) + 1e-3 * np.random.default_rng(1).standard_normal(12)
 
     @nb.njit
-    def inner(pid, prm, data, x, lab):
-        a = SK.s_eta_kernel(pid, prm, data, x, 1e-2, 1e-9, 1e-6, 5000)
-        b = SK.b_eta_kernel(pid, prm, data, x, 1e-2, lab, 2, 1e-9, 1e-6, 5000)
+    def inner(fv, fg, J, kmax, nnz, prm, data, x, lab):
+        a = SK.s_eta_kernel(fv, fg, J, kmax, nnz, prm, data, x, 1e-2, 1e-9, 1e-6, 5000)
+        b = SK.b_eta_kernel(fv, fg, J, kmax, nnz, prm, data, x, 1e-2, lab, 2, 1e-9, 1e-6, 5000)
         return a[1], b[1]
 
     lab = np.repeat(np.arange(2), 6)
-    s, b = inner(prob.pid, prob.prm, prob.data, x, lab)
+    s, b = inner(*piece_args(prob), x, lab)
     assert s == pytest.approx(s_eta(prob, x, 1e-2, rtol=1e-6)["value"], rel=1e-6)
     assert b == pytest.approx(b_eta(prob, x, 1e-2, block_of=lab, rtol=1e-6)["value"], rel=1e-6)
 

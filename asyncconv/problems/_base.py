@@ -294,10 +294,14 @@ def define(
     if not isinstance(halo, int) or halo < -1:
         raise ConfigError("halo", f"must be an integer >= -1 (got {halo!r})")
     if pieces is not None and not regular:
-        raise ConfigError("pieces", "sum-of-max pieces are only valid for a Clarke-regular problem (regular=True)")
+        raise ConfigError(
+            "pieces", "sum-of-max pieces are only valid for a Clarke-regular problem (regular=True)"
+        )
     if build is None:
         if n is None or x0 is None:
-            raise ConfigError("n", "a problem needs either n and x0 (a fixed instance) or build(n, seed, params)")
+            raise ConfigError(
+                "n", "a problem needs either n and x0 (a fixed instance) or build(n, seed, params)"
+            )
         n = check_int(n, "n", ge=1)
         fixed = Instance(
             x0=x0,

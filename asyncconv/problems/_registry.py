@@ -26,7 +26,7 @@ from types import ModuleType
 from asyncconv.config import ConfigError
 from asyncconv.problems._base import ProblemSpec
 
-__all__ = ["builtin_specs", "file_digest", "get_spec", "is_user_ref"]
+__all__ = ["absolute_ref", "builtin_specs", "file_digest", "get_spec", "is_user_ref"]
 
 _BUILTIN: dict[str, ProblemSpec] | None = None
 _USER: dict[tuple[str, str], ProblemSpec] = {}
@@ -45,7 +45,9 @@ def builtin_specs() -> dict[str, ProblemSpec]:
             mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
             for spec in _specs_of(mod):
                 if spec.name in found:
-                    raise RuntimeError(f"problem {spec.name!r} is defined twice ({found[spec.name].origin}, {mod.__name__})")
+                    raise RuntimeError(
+                        f"problem {spec.name!r} is defined twice ({found[spec.name].origin}, {mod.__name__})"
+                    )
                 found[spec.name] = dataclasses.replace(spec, origin=mod.__name__, ref=spec.name)
         _BUILTIN = found
     return _BUILTIN
@@ -58,6 +60,21 @@ def _specs_of(mod: ModuleType) -> list[ProblemSpec]:
 def is_user_ref(name: str) -> bool:
     """True for ``file.py:NAME`` and ``module:NAME`` references (a built-in name has no colon)."""
     return isinstance(name, str) and ":" in name
+
+
+def absolute_ref(name: object, base: str | Path) -> object:
+    """A problem file reference ``file.py:NAME`` made absolute against the folder ``base``
+    (built-in names, module references and non-strings are returned as given)."""
+    if not isinstance(name, str) or not is_user_ref(name):
+        return name
+    where, _, attr = name.rpartition(":")
+    if _is_file(where):
+        return f"{(Path(base) / Path(where).expanduser()).resolve()}:{attr}"
+    return name
+
+
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or "\\" in where
 
 
 def file_digest(path: str | Path) -> str:
@@ -112,7 +129,7 @@ def get_spec(name: str, field: str = "name") -> ProblemSpec:
             "path/to/file.py:NAME or package.module:NAME",
         )
     where, attr = _split(name, field)
-    if where.endswith(".py") or "/" in where or "\\" in where:
+    if _is_file(where):
         path = Path(where).expanduser().resolve()
         if not path.is_file():
             raise ConfigError(field, f"problem file not found: {where}")

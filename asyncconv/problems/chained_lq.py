@@ -1,4 +1,4 @@
-"""Chained LQ (Haarala, Miettinen, Mäkelä 2004, problem 2; ``tnsunc.f``).
+"""Chained LQ (Haarala, Miettinen, Mäkelä 2004; ``tnsunc.f``).
 
     f(x) = Σ_{i=0}^{n-2} max{ -x_i - x_{i+1},  -x_i - x_{i+1} + x_i² + x_{i+1}² - 1 }
 

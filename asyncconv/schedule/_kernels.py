@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
+from asyncconv._jit import jit
 from asyncconv.rng import stream_seed, uniform
 from asyncconv.schedule.laws import _sample_delay, _sample_time
 
@@ -27,12 +27,12 @@ _S_COMPUTE, _S_BLOCK, _S_READ, _S_WRITE, _S_PAUSE_COIN, _S_PAUSE = range(6)
 # --- a binary min-heap on (time, worker) ---------------------------------------------------------
 
 
-@nb.njit(cache=True, inline="always")
+@jit(inline="always")
 def _less(t, w, i, j):
     return t[i] < t[j] or (t[i] == t[j] and w[i] < w[j])
 
 
-@nb.njit(cache=True)
+@jit
 def _sift_down(t, w, i, n):
     while True:
         left = 2 * i + 1
@@ -50,14 +50,14 @@ def _sift_down(t, w, i, n):
             return
 
 
-@nb.njit(cache=True)
+@jit
 def _heapify(t, w):
     n = len(t)
     for i in range(n // 2 - 1, -1, -1):
         _sift_down(t, w, i, n)
 
 
-@nb.njit(cache=True, inline="always")
+@jit(inline="always")
 def _count_upto(t_write, start, stop, x):
     """Number of leading writes with t_write <= x, given that it is at least ``start``.
 
@@ -84,7 +84,7 @@ def _count_upto(t_write, start, stop, x):
     return hi
 
 
-@nb.njit(cache=True)
+@jit
 def _grow(a, need):
     cap = len(a)
     while cap < need:
@@ -97,7 +97,7 @@ def _grow(a, need):
 # --- event-driven worker timing -----------------------------------------------------------------
 
 
-@nb.njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _draw_timing(
     n_events,
     key,
@@ -202,7 +202,7 @@ def _draw_timing(
     return writer, block, read_lo, read_hi, t_read, t_write, cut_ptr, cut[:n_cut].copy()
 
 
-@nb.njit(cache=True, inline="always")
+@jit(inline="always")
 def _start_job(
     c, t, j, seeds, law_params, law_values, compute_law, read_law, write_law, pause_law,
     pause_prob, speed, own_ptr, own_blocks, own_cum, cyclic, write_owned, read_zero, write_zero,
@@ -236,7 +236,7 @@ def _start_job(
 # --- abstract delay laws --------------------------------------------------------------------------
 
 
-@nb.njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _draw_abstract(
     n_events,
     key,

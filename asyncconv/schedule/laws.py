@@ -42,10 +42,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numba as nb
 import numpy as np
 from scipy import special, stats
 
+from asyncconv._jit import jit
 from asyncconv.config import ConfigError, check_choice, check_int, check_keys, check_number
 from asyncconv.rng import normal, uniform
 
@@ -321,7 +321,7 @@ def pack_delay_laws(laws: Sequence[DelayLaw]) -> tuple[np.ndarray, np.ndarray]:
     return params, table
 
 
-@nb.njit(cache=True)
+@jit
 def _sample_time(params, values, law, speed, seed, counter):
     """Draw one duration of law ``law`` divided by ``speed``.
 
@@ -371,7 +371,7 @@ def _sample_time(params, values, law, speed, seed, counter):
     return x / speed
 
 
-@nb.njit(cache=True)
+@jit
 def _sample_delay(params, table, law, u):
     """Inverse-CDF draw of one delay of law ``law`` from the uniform ``u``."""
     code = int(params[law, 0])

@@ -40,10 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numba as nb
 import numpy as np
 
 from asyncconv import __version__
+from asyncconv._jit import jit
 from asyncconv.schedule.blocks import ALL_OWNED
 
 __all__ = ["Schedule", "ScheduleError", "load_schedule", "schedule_from_trace"]
@@ -440,7 +440,7 @@ _VIOLATIONS = {
 }
 
 
-@nb.njit(cache=True, nogil=True)
+@jit(nogil=True)
 def _check_rows(writer, block, read_lo, read_hi, t_read, t_write, cut_ptr, cut, owners, m):
     """One pass over the rows; returns (violation code, index, related index) or (0, 0, 0).
 

@@ -1,8 +1,9 @@
 """The jitted replay kernel: one schedule, one replica, every iteration variant.
 
 Private: call :func:`asyncconv.sim.simulate` / :func:`asyncconv.sim.replay`. The kernel is a bare
-loop over explicit arrays; the problem is dispatched by integer id to
-:mod:`asyncconv.problems._kernels` and inlined by Numba, so it compiles once per dtype.
+loop over explicit arrays. The problem arrives as two first-class functions of the fixed signatures
+of :mod:`asyncconv._jit` (``fvalue(prm, data, x)``, ``fgrad(prm, data, x, lo, hi, idx, out)``): the
+kernel compiles once for every problem, and each problem's functions compile on their own.
 
 History memory is O(n + L·W): the current iterate x (n), and an undo log holding, for each of the
 last L writes (L = the largest delay + 1), the coordinate range it wrote and the values it
@@ -20,10 +21,9 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
-from asyncconv.problems._kernels import grad_range, value
+from asyncconv._jit import jit
 from asyncconv.rng import normal, stream_seed, uniform
 
 # metric columns of the trajectory array
@@ -38,14 +38,14 @@ _S_NOISE, _S_BATCH, _S_FACTOR = 0, 1, 2
 _DIVERGE = 1e12  # |x_c| beyond this is treated as divergence (before floats overflow)
 
 
-@nb.njit(cache=True)
+@jit
 def _step(g0, p, nu0, clock, nu):
     if clock == 3:  # constant
         return g0
     return g0 / (nu + nu0) ** p
 
 
-@nb.njit(cache=True)
+@jit
 def _nu(clock, k, writer_count, block_count):
     if clock == 1:
         return float(k)
@@ -54,7 +54,7 @@ def _nu(clock, k, writer_count, block_count):
     return float(writer_count)
 
 
-@nb.njit(cache=True)
+@jit
 def _write_range(b, c, block_off, own_b0, own_b1):
     """Coordinate range [lo, hi) written by a write of block b (-1: writer c's owned set)."""
     if b >= 0:
@@ -62,20 +62,20 @@ def _write_range(b, c, block_off, own_b0, own_b1):
     return block_off[own_b0[c]], block_off[own_b1[c]], own_b0[c]
 
 
-@nb.njit(cache=True)
-def _full_gradient_norm(pid, prm, data, x, gfull, idx0):
-    grad_range(pid, prm, data, x, 0, x.shape[0], idx0, gfull)
+@jit
+def _full_gradient_norm(fgrad, prm, data, x, gfull, idx0):
+    fgrad(prm, data, x, 0, x.shape[0], idx0, gfull)
     s = 0.0
     for i in range(x.shape[0]):
         s += gfull[i] * gfull[i]
     return math.sqrt(s)
 
 
-@nb.njit(cache=True)
-def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, gfull, idx0, age):
+@jit
+def _record(row, k, t, fvalue, fgrad, prm, data, x, f_ref, crit, u, xprev, tprev, stale, gfull, idx0, age):
     n = x.shape[0]
     row[M_AGE] = age
-    f = value(pid, prm, data, x)
+    f = fvalue(prm, data, x)
     row[M_K] = k
     row[M_T] = t
     row[M_F] = f
@@ -88,7 +88,7 @@ def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, g
             s += d * d
         best = min(best, s)
     row[M_DIST] = math.sqrt(best) if crit.shape[0] > 0 else np.nan
-    row[M_GNORM] = _full_gradient_norm(pid, prm, data, x, gfull, idx0)
+    row[M_GNORM] = _full_gradient_norm(fgrad, prm, data, x, gfull, idx0)
     s = 0.0
     for r in range(u.shape[0]):
         for i in range(n):
@@ -103,7 +103,7 @@ def _record(row, k, t, pid, prm, data, x, f_ref, crit, u, xprev, tprev, stale, g
     row[M_STALE] = stale
 
 
-@nb.njit(cache=True)
+@jit
 def _rebuild(x, y, a, e, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cut, coord_block, vblock):
     """x̂^k on coordinates [a, e) into y: x there, with every write made after the read of its
     block undone (the undo log walked back from write k - 1 to the oldest version read; the
@@ -127,12 +127,12 @@ def _rebuild(x, y, a, e, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cu
                 y[i] = log_val[slot, i - log_lo[slot]]
 
 
-@nb.njit(cache=True)
-def _probe(row, xrow, k, t, pid, prm, data, x, u):
+@jit
+def _probe(row, xrow, k, t, fvalue, prm, data, x, u):
     """A probe: (k, t, f, ||u||) after write k - 1, and x when ``xrow`` has room for it (n, not 0)."""
     row[0] = k
     row[1] = t
-    row[2] = value(pid, prm, data, x)
+    row[2] = fvalue(prm, data, x)
     s = 0.0
     for r in range(u.shape[0]):
         for i in range(x.shape[0]):
@@ -143,7 +143,7 @@ def _probe(row, xrow, k, t, pid, prm, data, x, u):
             xrow[i] = x[i]
 
 
-@nb.njit(cache=True)
+@jit
 def prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p, nu0, clock, n_ckpt):
     """Pass 1: per-worker step factors, the steps γ_k and the checkpoint ratio.
 
@@ -176,15 +176,15 @@ def prepare(key, writer, block, block_off, own_b0, own_b1, factor_low, g0, p, nu
     return steps, t_first, ratio, t
 
 
-@nb.njit(cache=True)
-def start(pid, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state):
+@jit
+def start(fvalue, fgrad, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state):
     """Fill the trajectory with NaN, record the start (row 0) and reset the clock state."""
     for j in range(out_metrics.shape[0]):
         for q in range(N_METRICS):
             out_metrics[j, q] = np.nan
     xprev = x0.copy()
     gfull = np.empty(x0.shape[0])
-    _record(out_metrics[0], 0, 0.0, pid, prm, data, x0, f_ref, crit, u, xprev, 0.0, 0.0, gfull,
+    _record(out_metrics[0], 0, 0.0, fvalue, fgrad, prm, data, x0, f_ref, crit, u, xprev, 0.0, 0.0, gfull,
             np.empty(0, dtype=np.int64), 0.0)  # fmt: skip
     clock_state[0] = 0.0  # t
     clock_state[1] = 0.0  # t at the previous checkpoint
@@ -195,9 +195,9 @@ def start(pid, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state)
     clock_state[6] = np.nan  # ODE time after write K // 2 (how much clock the second half adds)
 
 
-@nb.njit(cache=True)
+@jit
 def advance(
-    pid, prm, data, f_ref, crit, halo, n_samples,
+    fvalue, fgrad, prm, data, f_ref, crit, halo, n_samples,
     block_off, coord_block, own_b0, own_b1,
     writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
     momentum, mcoef, per_worker, noise, noise_scale, noise_df, batch, key, n_ckpt,
@@ -274,7 +274,7 @@ def advance(
             for j in range(batch):
                 q = int(uniform(s_batch, k * batch + j) * n_samples)
                 idx[j] = min(q, n_samples - 1)
-        grad_range(pid, prm, data, src, lo, hi, idx, g)
+        fgrad(prm, data, src, lo, hi, idx, g)
         if noise == 1:
             for j in range(width):
                 g[j] += noise_scale * normal(s_noise, k * n + lo + j)
@@ -341,17 +341,17 @@ def advance(
             done = k + 1
             break
         while next_ckpt < n_ckpt and t >= tau:
-            _record(out_metrics[next_ckpt], k + 1, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
+            _record(out_metrics[next_ckpt], k + 1, t, fvalue, fgrad, prm, data, x, f_ref, crit, u, xprev, t_prev,
                     stale, gfull, idx0, age)  # fmt: skip
             age = 0.0
             t_prev = t
             next_ckpt += 1
             tau *= ratio
         while next_probe < n_probe and t >= probe_t[next_probe]:
-            _probe(out_probe[next_probe], out_probe_x[next_probe], k + 1, t, pid, prm, data, x, u)
+            _probe(out_probe[next_probe], out_probe_x[next_probe], k + 1, t, fvalue, prm, data, x, u)
             next_probe += 1
     if status == STATUS_FINISHED and k_stop == K and K > 0 and k_start < K:
-        _record(out_metrics[n_ckpt], K, t, pid, prm, data, x, f_ref, crit, u, xprev, t_prev,
+        _record(out_metrics[n_ckpt], K, t, fvalue, fgrad, prm, data, x, f_ref, crit, u, xprev, t_prev,
                 stale, gfull, idx0, age)  # fmt: skip
     clock_state[0] = t
     clock_state[1] = t_prev
@@ -362,9 +362,9 @@ def advance(
     return status, done
 
 
-@nb.njit(cache=True)
+@jit(nogil=True)
 def replay_one(
-    pid, prm, data, x0, f_ref, crit, halo, n_samples,
+    fvalue, fgrad, prm, data, x0, f_ref, crit, halo, n_samples,
     block_off, coord_block, own_b0, own_b1,
     writer, block, read_lo, cut_ptr, cut, hist_len, max_width,
     momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
@@ -379,6 +379,10 @@ def replay_one(
     at ODE times ``probe_frac · T`` (``out_probe[Q, 4]``, ``out_probe_x[Q or 0, n]``) and the read
     points of the last M writes (``out_tail[M, n]``), and ``out_clock = (T, t after write K // 2)``.
     Returns (status, number of writes applied).
+
+    Releases the GIL: :func:`asyncconv.sim.simulate` runs replicas on a thread pool (one compiled
+    kernel for every thread count; a ``prange`` loop would compile the replay a second time).
+    Each replica uses only its own key, so results do not depend on the number of threads.
     """
     P = own_b0.shape[0]
     n = x0.shape[0]
@@ -398,10 +402,10 @@ def replay_one(
     log_val = np.empty((hist_len, max_width))
     xprev = x0.copy()
     clock_state = np.empty(7)
-    start(pid, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state)
+    start(fvalue, fgrad, prm, data, x0, f_ref, crit, u, t_first, out_metrics, clock_state)
     out_counts[:] = 0
     status, done = advance(
-        pid, prm, data, f_ref, crit, halo, n_samples, block_off, coord_block, own_b0, own_b1,
+        fvalue, fgrad, prm, data, f_ref, crit, halo, n_samples, block_off, coord_block, own_b0, own_b1,
         writer, block, read_lo, cut_ptr, cut, hist_len, max_width, momentum, mcoef, per_worker,
         noise, noise_scale, noise_df, batch, key, n_ckpt, steps, ratio, 0, writer.shape[0], probe_t,
         writer.shape[0] - out_tail.shape[0], x, u, log_lo, log_hi, log_val, xprev, clock_state, out_metrics,
@@ -411,33 +415,3 @@ def replay_one(
     out_clock[0] = clock_state[0]
     out_clock[1] = clock_state[6]
     return status, done
-
-
-@nb.njit(cache=True, parallel=True)
-def replay_many(
-    pid, prm, data, x0, f_ref, crit, halo, n_samples,
-    block_off, coord_block, own_b0, own_b1,
-    ev_ptr, writer, block, read_lo, cut_ev_ptr, cut_ptr, cut, hist_len, max_width,
-    momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low,
-    noise, noise_scale, noise_df, batch, keys, n_ckpt, probe_frac,
-    out_metrics, out_x, out_counts, out_probe, out_probe_x, out_tail, out_clock, out_status, out_done,
-):  # fmt: skip
-    """Replay R schedules (concatenated: replica r owns events ev_ptr[r]:ev_ptr[r + 1]) in parallel.
-
-    Each replica is independent and uses only its own key, so the results do not depend on the
-    number of threads.
-    """
-    R = keys.shape[0]
-    for r in nb.prange(R):
-        e0, e1 = ev_ptr[r], ev_ptr[r + 1]
-        c0, c1 = cut_ev_ptr[r], cut_ev_ptr[r + 1]
-        cp = cut_ptr[e0 + r : e1 + r + 1] - cut_ptr[e0 + r]
-        st, dn = replay_one(
-            pid, prm, data, x0, f_ref, crit, halo, n_samples, block_off, coord_block, own_b0, own_b1,
-            writer[e0:e1], block[e0:e1], read_lo[e0:e1], cp, cut[c0:c1], hist_len, max_width,
-            momentum, mcoef, per_worker, g0, p, nu0, clock, factor_low, noise, noise_scale, noise_df,
-            batch, keys[r], n_ckpt, probe_frac, out_metrics[r], out_x[r], out_counts[r], out_probe[r],
-            out_probe_x[r], out_tail[r], out_clock[r],
-        )  # fmt: skip
-        out_status[r] = st
-        out_done[r] = dn

@@ -44,12 +44,21 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from asyncconv.problems import make_problem
-from asyncconv.problems._kernels import _chained_lq_grad, grad_range
+from asyncconv._jit import jit
+from asyncconv.problems import chained_lq, make_problem
 from asyncconv.rng import key_from_seed, py_stream_seed, py_uniform
 from asyncconv.schedule import ScheduleModel, draw_schedule
 from asyncconv.sim import _kernels
-from asyncconv.sim.simulate import DEFAULT_PROBES, N_OUT, _layout, _max_width, _pack, _run, replay, simulate
+from asyncconv.sim.simulate import (
+    DEFAULT_PROBES,
+    _layout,
+    _max_width,
+    _pack,
+    _replay_packed,
+    _run,
+    replay,
+    simulate,
+)
 from asyncconv.sim.variants import Iteration
 
 __all__ = ["format_report", "run_bench"]
@@ -109,13 +118,18 @@ def _best_of(fn: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]
 # --- A: the kernel, with the inputs simulate._run builds ------------------------------------------
 
 
-def _run_kernel(args: tuple) -> np.ndarray:
-    """Call the kernel; return the final iterate (of replica 0 when there is one replica, else all)."""
-    _kernels.replay_many(*args)
-    if (args[-2] != _kernels.STATUS_FINISHED).any():
+def _run_kernel(packed: tuple) -> np.ndarray:
+    """Call the kernel on inputs packed by ``_pack`` (replicas on the thread pool); return the final
+    iterate (of replica 0 when there is one replica, else all)."""
+    out = _replay_packed(packed)
+    if (out[-2] != _kernels.STATUS_FINISHED).any():
         raise RuntimeError("the replay kernel reported a divergence in the benchmark case")
-    x = args[-N_OUT + 1]
+    x = out[1]
     return x[0].copy() if x.shape[0] == 1 else x.copy()
+
+
+#: chained LQ's subgradient jitted for a direct (inlinable) call, as the first phase's kernel made it
+_chained_lq_grad = jit(chained_lq.grad)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -308,7 +322,7 @@ def _lq_grad_sliding(x, lo, hi, out):
 @nb.njit(cache=True)
 def _floor_replay(
     x0, halo, block_off, coord_block, own_b0, own_b1, writer, block, read_lo, cut_ptr, hist_len,
-    max_width, mcoef, g0, p, nu0, factor, pid, prm, data, rebuild, grad, steps, counts, generic, out_x,
+    max_width, mcoef, g0, p, nu0, factor, fgrad, prm, data, rebuild, grad, steps, counts, generic, out_x,
 ):  # fmt: skip
     """The replay loop of ``_kernels`` (heavy ball, writer clock, block buffers, consistent reads, no
     noise, no checkpoints) with switches for the ablation ladder. The floor D is rebuild = 1,
@@ -318,7 +332,7 @@ def _floor_replay(
     rebuild only when a logged write since the read overlaps the halo range, else read x;
     grad: 0 = free subgradient g_j = x̂_{lo+j}; 1 = chained LQ by a direct call of
     ``_chained_lq_grad``; 2 = chained LQ with each term's q computed once (``_lq_grad_sliding``);
-    3 = chained LQ through the generic ``grad_range(pid, ...)`` dispatch, as the kernel calls it;
+    3 = chained LQ through the first-class function ``fgrad`` (the problem's compiled grad), as the kernel calls it;
     steps: 0 = γ_k = f_c γ0/(ν + ν0)^p by ``**`` inside the write loop, no first pass; 1 = a first
     pass fills steps[K] (one ``**`` per write) and the write loop reads it (as ``_kernels.prepare``);
     2 = one table of γ0/(ν + ν0)^p for ν up to the largest writer count (K/P ``**``), looked up;
@@ -415,11 +429,11 @@ def _floor_replay(
                             xhat[i] = log_val[slot, i - log_lo[slot]]
                 src = xhat
         if grad == 1:
-            _chained_lq_grad(src, lo, hi, g)
+            _chained_lq_grad(prm, data, src, lo, hi, idx, g)
         elif grad == 2:
             _lq_grad_sliding(src, lo, hi, g)
         elif grad == 3:
-            grad_range(pid, prm, data, src, lo, hi, idx, g)
+            fgrad(prm, data, src, lo, hi, idx, g)
         else:
             for j in range(width):
                 g[j] = src[lo + j]
@@ -483,7 +497,7 @@ def _floor_args(problem, schedule, it: Iteration, key, **flags: int) -> tuple:
         np.asarray(problem.x0, dtype=np.float64), problem.halo, block_off, coord_block, own_b0, own_b1,
         schedule.writer, schedule.block, schedule.read_lo, schedule.cut_ptr,
         int(schedule.delay().max()) + 1, width, it.m, it.g0, it.p, it.nu0, factor,
-        problem.pid, problem.prm, problem.data, *(f[k] for k in _FLAGS), np.empty(problem.n),
+        problem.spec.grad.compiled, problem.prm, problem.data, *(f[k] for k in _FLAGS), np.empty(problem.n),
     )  # fmt: skip
 
 
@@ -588,7 +602,7 @@ def _in_process_first_call() -> dict[str, Any]:
     key = key_from_seed(SEED)[0]
     s1 = draw_schedule(ScheduleModel.timing_preset(n_workers=N_WORKERS, n_blocks=32), 2000, seed=1)
     s2 = draw_schedule(ScheduleModel.timing_preset(n_workers=N_WORKERS, n_blocks=32), 2000, seed=2)
-    had = len(_kernels.replay_many.signatures)
+    had = len(_kernels.replay_one.signatures)
     t = time.perf_counter()
     _run_kernel(_pack(problem, [s1], [key], it, N_CKPT))
     first = time.perf_counter() - t
@@ -599,8 +613,8 @@ def _in_process_first_call() -> dict[str, Any]:
     _run_floor(_floor_args(problem, s1, it, key))
     floor_first = time.perf_counter() - tf
     return {
-        "kernel": "replay_many",
-        "state": _cache_state(_kernels.replay_many) if had == 0 else "already in memory",
+        "kernel": "replay_one",
+        "state": _cache_state(_kernels.replay_one) if had == 0 else "already in memory",
         "first_call_s": first,
         "later_call_s": later,
         "overhead_s": first - later,
@@ -838,7 +852,7 @@ def _case(b: int, cfg: dict[str, Any], it: Iteration, say: Callable[[str], None]
             floor(**lean, generic=1),
         ),
         "lean_dispatch": (
-            "lean + generic + subgradient via grad_range(pid, ...)",
+            "lean + generic + subgradient via the first-class fgrad",
             floor(**{**lean, "grad": 3}, generic=1),
         ),
         "A_ckpt2": ("A with n_ckpt = 2 (3 checkpoint records)", kern(2)),

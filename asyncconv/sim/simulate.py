@@ -176,21 +176,17 @@ def _pack(
     problem, schedules, keys, it: Iteration, n_ckpt, x0=None, probe_frac=None, probe_x=False, n_tail=0,
     max_delay=None,
 ):  # fmt: skip
-    """The argument tuple of ``_kernels.replay_many`` for replicas ``schedules`` (outputs last:
-    metrics, x_final, counts, probes, probe_x, tail, status, done). The one place that lays out
-    kernel inputs."""
+    """The inputs of ``_kernels.replay_one`` for replicas ``schedules``: ``(shared, per_replica, outputs)``.
+
+    ``shared`` is the argument tuple up to the schedule arrays (problem functions, problem, layout);
+    ``per_replica(r)`` the remaining arguments of replica r (its schedule, the iteration, its key and
+    its output rows); ``outputs`` = (metrics, x_final, counts, probes, probe_x, tail, clock, status,
+    done) with a leading replica axis. The one place that lays out kernel inputs."""
     B = schedules[0].n_blocks
     R = len(schedules)
-    ev_ptr = np.zeros(R + 1, dtype=np.int64)
-    ev_ptr[1:] = np.cumsum([s.n_events for s in schedules])
-    cut_ev_ptr = np.zeros(R + 1, dtype=np.int64)
-    cut_ev_ptr[1:] = np.cumsum([len(s.cut) for s in schedules])
     writer = np.concatenate([s.writer for s in schedules])
     block = np.concatenate([s.block for s in schedules])
     block_off, coord_block, own_b0, own_b1 = _layout(problem, B, schedules[0].owners, block, writer)
-    read_lo = np.concatenate([s.read_lo for s in schedules])
-    cut_ptr = np.concatenate([s.cut_ptr for s in schedules])
-    cut = np.concatenate([s.cut for s in schedules]) if cut_ev_ptr[-1] else np.zeros(0, np.int32)
     if max_delay is None:  # the undo log must reach back over the longest delay
         max_delay = max(int(s.delay().max()) if s.n_events else 0 for s in schedules)
     hist_len = int(max_delay) + 1
@@ -207,23 +203,51 @@ def _pack(
     px = np.full((R, frac.shape[0], problem.n if probe_x else 0), np.nan)
     tail = np.empty((R, n_tail, problem.n))
     t_half = np.full((R, 2), np.nan)
-    return (
-        problem.pid, problem.prm, problem.data, _check_x0(problem, x0), f_ref, problem.critical_points,
-        problem.halo, problem.n_samples, block_off, coord_block, own_b0, own_b1, ev_ptr, writer, block,
-        read_lo, cut_ev_ptr, cut_ptr, cut, hist_len, width, momentum, it.m, bool(per_worker), it.g0, it.p,
-        it.nu0, clock, it.factor_low, noise, it.noise_scale, it.noise_df, it.batch,
-        np.asarray(keys, dtype=np.uint64), n_ckpt, frac, metrics, x_final, counts, probes, px, tail,
-        t_half, status, done,
+    keys = np.asarray(keys, dtype=np.uint64)
+    shared = (
+        problem.spec.value.compiled, problem.spec.grad.compiled, problem.prm, problem.data,
+        _check_x0(problem, x0), f_ref, problem.critical_points, problem.halo, problem.n_samples,
+        block_off, coord_block, own_b0, own_b1,
     )  # fmt: skip
 
+    def per_replica(r: int) -> tuple:
+        s = schedules[r]
+        return (
+            s.writer, s.block, s.read_lo, s.cut_ptr, s.cut, hist_len, width, momentum, it.m,
+            bool(per_worker), it.g0, it.p, it.nu0, clock, it.factor_low, noise, it.noise_scale,
+            it.noise_df, it.batch, keys[r], n_ckpt, frac, metrics[r], x_final[r], counts[r], probes[r],
+            px[r], tail[r], t_half[r],
+        )  # fmt: skip
 
-N_OUT = 9  # outputs at the end of _pack's tuple
+    return shared, per_replica, (metrics, x_final, counts, probes, px, tail, t_half, status, done)
+
+
+def _replay_packed(packed: tuple) -> tuple:
+    """Run the kernel on the inputs of :func:`_pack`: a thread pool of ``numba.get_num_threads()``
+    threads over the GIL-free single-replica kernel (replicas are independent: the bits do not
+    depend on the number of threads). Returns the outputs."""
+    shared, per_replica, out = packed
+    status, done = out[-2], out[-1]
+    R = status.shape[0]
+
+    def one(r: int) -> None:
+        status[r], done[r] = _kernels.replay_one(*shared, *per_replica(r))
+
+    threads = min(R, max(1, numba.get_num_threads()))
+    if threads == 1:
+        for r in range(R):
+            one(r)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(one, range(R)))
+    return out
 
 
 def _run(problem, schedules, keys, it: Iteration, n_ckpt, x0, probe_frac, probe_x, n_tail, max_delay=None):
-    args = _pack(problem, schedules, keys, it, n_ckpt, x0, probe_frac, probe_x, n_tail, max_delay)
-    _kernels.replay_many(*args)
-    return args[-N_OUT:]
+    """Replay ``schedules`` (one per replica); returns the outputs of :func:`_pack`."""
+    return _replay_packed(
+        _pack(problem, schedules, keys, it, n_ckpt, x0, probe_frac, probe_x, n_tail, max_delay)
+    )
 
 
 def _result(problem, out, info) -> SimResult:
@@ -266,7 +290,7 @@ def _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width, frac, prob
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update(frac.tobytes())
     return (
-        problem.name, problem.n, problem.pid, h.hexdigest(), repr(it), int(key), n_ckpt, hist_len, width,
+        problem.name, problem.spec.digest, problem.n, h.hexdigest(), repr(it), int(key), n_ckpt, hist_len, width,
         bool(probe_x), n_tail,
     )  # fmt: skip
 
@@ -314,6 +338,7 @@ def replay(
         key, schedule.writer, schedule.block, block_off, own_b0, own_b1, it.factor_low, it.g0, it.p,
         it.nu0, clock, n_ckpt,
     )  # fmt: skip
+    fvalue, fgrad = problem.spec.value.compiled, problem.spec.grad.compiled
     fingerprint = _fingerprint(problem, schedule, it, key, n_ckpt, hist_len, width, frac, probe_x, n_tail)
     if state is None:
         x = _check_x0(problem, x0).copy()
@@ -325,7 +350,7 @@ def replay(
             np.full((frac.shape[0], problem.n if probe_x else 0), np.nan), np.full((n_tail, problem.n), np.nan),
             fingerprint,
         )  # fmt: skip
-        _kernels.start(problem.pid, problem.prm, problem.data, x, f_ref, problem.critical_points, u, t_first,
+        _kernels.start(fvalue, fgrad, problem.prm, problem.data, x, f_ref, problem.critical_points, u, t_first,
                        state.metrics, state.clock_state)  # fmt: skip
     else:
         if state.fingerprint != fingerprint:
@@ -337,7 +362,7 @@ def replay(
         if stop < state.k:
             raise ConfigError("stop", f"must be >= the paused state's write index {state.k} (got {stop})")
     status, done = _kernels.advance(
-        problem.pid, problem.prm, problem.data, f_ref, problem.critical_points, problem.halo,
+        fvalue, fgrad, problem.prm, problem.data, f_ref, problem.critical_points, problem.halo,
         problem.n_samples, block_off, coord_block, own_b0, own_b1, schedule.writer, schedule.block,
         schedule.read_lo, schedule.cut_ptr, schedule.cut, hist_len, width, momentum, it.m, bool(per_worker),
         noise, it.noise_scale, it.noise_df, it.batch, key, n_ckpt, steps, ratio, state.k, stop,
@@ -399,8 +424,8 @@ def simulate(
     replica r is the same whether it runs alone, in a batch or in a study task (the seeding rule
     of the module docstring; :func:`replica_streams`).
 
-    Replicas run in batches of at most ``max_batch_events`` writes, in parallel inside a batch
-    (Numba ``prange``). ``progress(done, total)`` is called after each batch.
+    Replicas run in batches of at most ``max_batch_events`` writes, in parallel inside a batch (a
+    thread pool of ``numba.get_num_threads()`` threads over the GIL-free kernel). ``progress(done, total)`` is called after each batch.
 
     Besides the geometric checkpoints, each replica records ``probes`` (a count Q: uniform in ODE
     time over the horizon; or an array of fractions of the horizon), with the iterate there when

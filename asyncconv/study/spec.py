@@ -132,6 +132,8 @@ class StudySpec:
     thresholds : dict  (``theory.Thresholds.to_dict()``)
     compare : tuple of dict  (axis, a, b, metrics)
     text : str  (the TOML as written, stored with the results)
+    base_dir : str  (the spec file's folder: relative problem files ``file.py:NAME`` resolve
+        against it; each configuration records the file's absolute path and sha256 ``digest``)
     """
 
     name: str
@@ -148,6 +150,7 @@ class StudySpec:
     compare: tuple[dict[str, Any], ...] = ()
     text: str = field(default="", repr=False)
     scale: str = "full"
+    base_dir: str = ""
 
     @property
     def n_tasks(self) -> int:
@@ -191,6 +194,7 @@ class StudySpec:
             "scale": self.scale,
             **self._determining(),
             "compare": list(self.compare),
+            "base_dir": self.base_dir,
             "fingerprint": self.fingerprint(),
         }
 
@@ -211,16 +215,21 @@ def load_spec(path: str | Path, scale: str = "full") -> StudySpec:
     if not p.is_file():
         raise ConfigError("spec", f"file not found: {p}")
     text = p.read_text(encoding="utf-8", errors="strict")
-    return parse_spec(text, default_name=p.stem, scale=scale)
+    return parse_spec(text, default_name=p.stem, scale=scale, base_dir=p.resolve().parent)
 
 
-def parse_spec(text: str, default_name: str = "study", scale: str = "full") -> StudySpec:
+def parse_spec(
+    text: str, default_name: str = "study", scale: str = "full", base_dir: str | Path | None = None
+) -> StudySpec:
     """Validate and expand a study spec given as TOML text.
 
     ``scale``: "full" (the [study] table as written) or the name of a ``[scales.NAME]`` table whose
     sizes (replicas, events, batch, probes, checkpoints) override [study]'s. The scale is recorded
-    in the store (``study.json``) so that ``resume`` reruns the same one.
+    in the store (``study.json``) so that ``resume`` reruns the same one. ``base_dir``: where
+    relative problem files (``[problem] name = "mine.py:NAME"``) are found (default: the current
+    directory; :func:`load_spec` passes the spec file's folder).
     """
+    base = str(Path(base_dir).resolve()) if base_dir is not None else str(Path.cwd())
     import tomllib
 
     try:
@@ -290,7 +299,7 @@ def parse_spec(text: str, default_name: str = "study", scale: str = "full") -> S
             if len(dict(grid)[key]) > 1:
                 labels[key] = _fmt(value)
         label = ", ".join(v if k in AXES else f"{k.split('.')[-1]}={v}" for k, v in labels.items()) or "all"
-        configs.append(_validated(cid, label, labels, cfg))
+        configs.append(_validated(cid, label, labels, cfg, base))
     if probe_x:
         size = len(configs) * replicas * probes * max(c.problem["n"] for c in configs)
         if size > MAX_PROBE_X:
@@ -304,7 +313,7 @@ def parse_spec(text: str, default_name: str = "study", scale: str = "full") -> S
     )
     return StudySpec(
         name, description.strip(), seed, replicas, batch, checkpoints, probes, tail, probe_x, tuple(configs),
-        thresholds, compare, text, scale,
+        thresholds, compare, text, scale, base,
     )  # fmt: skip
 
 
@@ -393,10 +402,11 @@ def _fmt(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else json.dumps(v) if isinstance(v, dict | list) else str(v)
 
 
-def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]) -> Config:
+def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any], base: str) -> Config:
     """Build the problem, schedule model and iteration once to validate them; errors name the
-    configuration when the axes vary."""
-    from asyncconv.problems import make_problem
+    configuration when the axes vary. A problem from a file is recorded by absolute path and the
+    sha256 of the file (``digest``), so that a store can refuse to resume with a changed file."""
+    from asyncconv.problems import absolute_ref, make_problem
     from asyncconv.schedule import ScheduleModel
     from asyncconv.sim import Iteration
 
@@ -404,8 +414,9 @@ def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]
     try:
         events = check_int(cfg["events"], "events", ge=1, le=MAX_EVENTS)
         prob = dict(cfg["problem"])
+        prob.pop("digest", None)  # recorded by this function, never given
         check_keys(prob, ("name", "n", "seed", "x0", *_problem_params(prob)), "problem", ("name",))
-        name = prob.pop("name")
+        name = absolute_ref(prob.pop("name"), base)
         n = prob.pop("n", None)
         pseed = check_int(prob.pop("seed", 0), "problem.seed", ge=0)
         x0 = prob.pop("x0", None)
@@ -431,14 +442,16 @@ def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]
         it = Iteration.from_dict(cfg["iteration"])
     except ConfigError as e:
         raise ConfigError(e.field, e.message + where) from None
-    return Config(
-        cid, label, labels, {**cfg["problem"], "n": problem.n}, model.to_dict(), it.to_dict(), events
-    )
+    recorded = {**cfg["problem"], "name": name, "n": problem.n}
+    recorded.pop("digest", None)
+    if problem.spec.digest:
+        recorded["digest"] = problem.spec.digest
+    return Config(cid, label, labels, recorded, model.to_dict(), it.to_dict(), events)
 
 
 def _problem_params(prob: dict[str, Any]) -> tuple[str, ...]:
     """Every key but the generic ones: make_problem names unknown parameters itself."""
-    return tuple(k for k in prob if k not in ("name", "n", "seed", "x0"))
+    return tuple(k for k in prob if k not in ("name", "n", "seed", "x0", "digest"))
 
 
 def _compare(c: dict[str, Any], i: int, axes, grid) -> dict[str, Any]:

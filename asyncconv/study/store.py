@@ -83,13 +83,38 @@ class Store:
                 "DIR", f"{self.root} is not a study directory (no spec.toml); run 'asyncconv study run'"
             )
         meta = self.root / "study.json"
-        scale = json.loads(meta.read_text()).get("scale", "full") if meta.is_file() else "full"
-        return parse_spec(path.read_text(encoding="utf-8"), default_name=self.root.name, scale=scale)
+        info = json.loads(meta.read_text()) if meta.is_file() else {}
+        spec = parse_spec(
+            path.read_text(encoding="utf-8"), default_name=self.root.name, scale=info.get("scale", "full"),
+            base_dir=info.get("base_dir") or None,
+        )  # fmt: skip
+        self.check_sources(spec, info)
+        return spec
+
+    def check_sources(self, spec: StudySpec, info: dict[str, Any] | None = None) -> None:
+        """Refuse a spec whose problem files changed since the store was created (their sha256
+        ``digest`` is recorded per configuration), naming the file."""
+        if info is None:
+            meta = self.root / "study.json"
+            if not meta.is_file():
+                return
+            info = json.loads(meta.read_text())
+        for old, new in zip(info.get("configs", []), spec.configs, strict=False):
+            have, now = old.get("problem", {}).get("digest"), new.problem.get("digest")
+            if have and have != now:
+                path = str(old["problem"]["name"]).rpartition(":")[0]
+                raise ConfigError(
+                    "problem.name",
+                    f"{path} changed since the study in {self.root} was created (sha256 {have[:12]} -> "
+                    f"{(now or 'none')[:12]}); restore it, or run the changed problem as a new study",
+                )
 
     def create(self, spec: StudySpec) -> None:
         """Lay out a new store for ``spec``, or check that an existing one holds the same study."""
         if self.exists:
-            have = json.loads((self.root / "study.json").read_text())["fingerprint"]
+            info = json.loads((self.root / "study.json").read_text())
+            self.check_sources(spec, info)
+            have = info["fingerprint"]
             if have != spec.fingerprint():
                 raise ConfigError(
                     "--output",

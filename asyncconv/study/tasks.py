@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from asyncconv.config import json_default
+from asyncconv.config import ConfigError, json_default
 
 __all__ = ["SUMMARY_COLUMNS", "TaskResult", "build", "run_task", "summary_row"]
 
@@ -85,7 +85,14 @@ def build(config: dict[str, Any]):
 
     prob = dict(config["problem"])
     name, n, seed, x0 = prob.pop("name"), prob.pop("n", None), prob.pop("seed", 0), prob.pop("x0", None)
+    digest = prob.pop("digest", None)
     problem = make_problem(name, n, seed=seed, **prob)
+    if digest is not None and problem.spec.digest != digest:
+        raise ConfigError(
+            "problem.name",
+            f"{name.rpartition(':')[0]} changed since the study was created (sha256 {digest[:12]} -> "
+            f"{problem.spec.digest[:12]}); restore it, or run the changed problem as a new study",
+        )
     return (
         problem,
         ScheduleModel.from_dict(config["schedule"]),

@@ -1,10 +1,11 @@
 """Numba kernels of the structured η-active measure SQ (``reference/measures.md`` §5.4).
 
 Private: call :func:`asyncconv.theory.structured.s_eta` / ``b_eta``. Numba code may call
-:func:`s_eta_kernel` and :func:`b_eta_kernel` directly with ``problem.pid, problem.prm,
-problem.data`` (bare loops, no validation: pass a finite x of the problem's dimension and eta >= 0).
+:func:`s_eta_kernel` and :func:`b_eta_kernel` directly with the arguments
+``asyncconv.theory.structured.piece_args(problem)`` returns (bare loops, no validation: pass a
+finite x of the problem's dimension and eta >= 0).
 
-Pipeline: :func:`asyncconv.problems._kernels.pieces` lists the η-active pieces of every group of
+Pipeline: :func:`pieces` lists the η-active pieces of every group of
 f = Σ_j max_k φ_jk; :func:`fold` adds the gradient of every group with a single active piece into a
 constant vector c and keeps only the ambiguous groups, so the QP has Σ_{ambiguous j} |A_j^η|
 variables; :func:`split_blocks` gives every (ambiguous group, block it touches) pair its own copy of
@@ -17,19 +18,96 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
-from asyncconv.problems._kernels import pieces
+from asyncconv._jit import jit
 from asyncconv.theory.qp import _min_norm_product, _product_scale
 
 # status codes of the kernels
 SQ_OK = 0
-SQ_UNAVAILABLE = 1  # the problem has no sum-of-max pieces (not regular, or not covered)
 SQ_NAN = 2  # a group had no comparable piece value (NaN at x)
 
 
-@nb.njit(cache=True)
+@jit
+def _grow_f(a, size):
+    b = np.empty(size, dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@jit
+def _grow_i(a, size):
+    b = np.empty(size, dtype=np.int64)
+    b[: a.shape[0]] = a
+    return b
+
+
+@jit
+def pieces(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta):
+    """The eta-active pieces of every group of a problem at x, in a CSR-of-sparse-vectors layout.
+
+    The problem's pieces arrive as first-class functions (``asyncconv._jit``):
+    ``fvals(prm, data, x, j, vals) -> K`` (values of group j's pieces) and
+    ``fpgrad(prm, data, x, j, k, idx, val, e) -> e'`` (gradient of piece k of group j as sparse
+    entries); ``J`` groups, ``kmax`` >= every K, ``nnz`` >= the entries of one piece gradient
+    (``PiecesDef.n_groups / max_pieces / max_nnz``).
+
+    Returns ``(gptr, pptr, idx, val, pval, pkey)``:
+
+    * ``gptr`` int64 (J+1,): group j owns pieces gptr[j]..gptr[j+1]-1 (its eta-active pieces,
+      k with phi_jk(x) >= max_l phi_jl(x) - eta, in increasing k; a group is empty only when its
+      values are NaN);
+    * ``pptr`` int64 (P+1,): piece p owns entries pptr[p]..pptr[p+1]-1 of ``idx``/``val``, its
+      gradient sum_e val[e] e_{idx[e]} (at most 2 entries for chains and pairs, n for global
+      pieces; coordinates distinct within a piece);
+    * ``pval`` float64 (P,): phi_jk(x); ``pkey`` int64 (P,): k, the index of the piece in K_j.
+
+    ``eta`` >= 0; eta = inf gives every (defined) piece. sum_j max_k phi_jk(x) = f(x) up to rounding.
+    Cost: J calls of each function (O(n) for chains and pairs and the global maxima, O(n^2) for
+    MXHILB, O(m n) for the finite sums).
+    """
+    vals = np.empty(kmax)
+    gptr = np.empty(J + 1, dtype=np.int64)
+    cap_p = 2 * J + 8
+    cap_e = 2 * cap_p + nnz
+    pptr = np.empty(cap_p + 1, dtype=np.int64)
+    pval = np.empty(cap_p)
+    pkey = np.empty(cap_p, dtype=np.int64)
+    idx = np.empty(cap_e, dtype=np.int64)
+    val = np.empty(cap_e)
+    gptr[0] = 0
+    pptr[0] = 0
+    P = 0
+    E = 0
+    for j in range(J):
+        K = fvals(prm, data, x, j, vals)
+        mx = -np.inf
+        for k in range(K):
+            if vals[k] > mx:
+                mx = vals[k]
+        thr = mx - eta
+        for k in range(K):
+            vk = vals[k]
+            if vk >= thr and vk > -np.inf:
+                if P + 1 > cap_p:
+                    cap_p = 2 * cap_p
+                    pptr = _grow_i(pptr, cap_p + 1)
+                    pval = _grow_f(pval, cap_p)
+                    pkey = _grow_i(pkey, cap_p)
+                if E + nnz > cap_e:
+                    cap_e = 2 * cap_e + nnz
+                    idx = _grow_i(idx, cap_e)
+                    val = _grow_f(val, cap_e)
+                E = fpgrad(prm, data, x, j, k, idx, val, E)
+                pval[P] = vk
+                pkey[P] = k
+                P += 1
+                pptr[P] = E
+        gptr[j + 1] = P
+    return gptr, pptr[: P + 1].copy(), idx[:E].copy(), val[:E].copy(), pval[:P].copy(), pkey[:P].copy()
+
+
+@jit
 def fold(n, gptr, pptr, idx, val):
     """Split the pieces into a constant c (n,) (groups with one active piece) and the ambiguous groups.
 
@@ -80,7 +158,7 @@ def fold(n, gptr, pptr, idx, val):
     return c, gptr2, pptr2, idx2, val2, groups, ok
 
 
-@nb.njit(cache=True)
+@jit
 def split_blocks(block_of, nblocks, gptr, pptr, idx, val):
     """One copy of every group per block it touches, each piece restricted to that block.
 
@@ -140,7 +218,7 @@ def split_blocks(block_of, nblocks, gptr, pptr, idx, val):
     return gx, px, ix, vx, gblock
 
 
-@nb.njit(cache=True)
+@jit
 def _solve(c, gptr, pptr, idx, val, atol_rel, rtol, max_iter):
     """The product QP with atol = atol_rel * scale: (value, lam, iterations, converged, lower, vector)."""
     scale = _product_scale(c, gptr, pptr, val)
@@ -155,8 +233,8 @@ def _solve(c, gptr, pptr, idx, val, atol_rel, rtol, max_iter):
     return value, lam, it, conv, lower, v
 
 
-@nb.njit(cache=True)
-def s_eta_kernel(pid, prm, data, x, eta, atol_rel, rtol, max_iter):
+@jit
+def s_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, atol_rel, rtol, max_iter):
     """s_η(x) = min ‖Σ_j Σ_{k ∈ A_j^η} λ_jk ∇φ_jk(x)‖ over λ_j ∈ Δ (measures.md §5.4).
 
     Returns (status, value, lower, iterations, converged, n_groups, n_ambiguous, n_pieces) with
@@ -164,9 +242,7 @@ def s_eta_kernel(pid, prm, data, x, eta, atol_rel, rtol, max_iter):
     status == SQ_OK. Tolerances: value − lower <= atol_rel·scale + rtol·value (``qp``).
     """
     n = x.shape[0]
-    gptr, pptr, idx, val, _, _ = pieces(pid, prm, data, x, eta)
-    if gptr[0] < 0:
-        return SQ_UNAVAILABLE, np.nan, np.nan, 0, False, 0, 0, 0
+    gptr, pptr, idx, val, _, _ = pieces(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta)
     c, g2, p2, i2, v2, groups, ok = fold(n, gptr, pptr, idx, val)
     J = gptr.shape[0] - 1
     if not ok:
@@ -175,8 +251,8 @@ def s_eta_kernel(pid, prm, data, x, eta, atol_rel, rtol, max_iter):
     return SQ_OK, value, lower, it, conv, J, groups.shape[0], p2.shape[0] - 1
 
 
-@nb.njit(cache=True)
-def b_eta_kernel(pid, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_iter):
+@jit
+def b_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_iter):
     """Blockwise b_η(x) = (Σ_b min_{λ^{(b)}} ‖π_b(Σ_j Σ_k λ^{(b)}_jk ∇φ_jk(x))‖²)^{1/2} (§5.4, §6).
 
     ``block_of`` (n,) int64 in [0, nblocks). Returns (status, value, lower, iterations, converged,
@@ -185,9 +261,7 @@ def b_eta_kernel(pid, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_
     """
     n = x.shape[0]
     per = np.full(nblocks, np.nan)
-    gptr, pptr, idx, val, _, _ = pieces(pid, prm, data, x, eta)
-    if gptr[0] < 0:
-        return SQ_UNAVAILABLE, np.nan, np.nan, 0, False, 0, 0, 0, per
+    gptr, pptr, idx, val, _, _ = pieces(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta)
     c, g2, p2, i2, v2, groups, ok = fold(n, gptr, pptr, idx, val)
     J = gptr.shape[0] - 1
     if not ok:

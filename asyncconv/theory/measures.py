@@ -115,8 +115,8 @@ def distance_known(problem: Problem, x: np.ndarray) -> dict[str, Any]:
         )
     else:
         out.update(dist=None, nearest=None, dist_rel=None)
-    if problem.name == "ns2":
-        out["f_level"] = round(f * 2.0**problem.n)
+    if problem.spec.extras is not None:  # further known measures of the problem (e.g. NS2's f-level)
+        out.update(problem.spec.extras(problem, x, f))
     return out
 
 

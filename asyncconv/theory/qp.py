@@ -44,9 +44,9 @@ import math
 import warnings
 from typing import Any
 
-import numba as nb
 import numpy as np
 
+from asyncconv._jit import jit
 from asyncconv.config import ConfigError, check_int, check_number
 
 __all__ = ["min_norm_hull", "min_norm_product", "project_simplex_groups"]
@@ -63,7 +63,7 @@ _WOLFE_DEP = 1e-13
 # =================================================================================================
 
 
-@nb.njit(cache=True)
+@jit
 def _affine_minimizer(R, k, z, alpha):
     """alpha[0:k] = Q^-1 e / (e^T Q^-1 e), Q = R^T R (the affine minimiser of the corral)."""
     for i in range(k):
@@ -83,7 +83,7 @@ def _affine_minimizer(R, k, z, alpha):
         alpha[i] = alpha[i] / tot
 
 
-@nb.njit(cache=True)
+@jit
 def _delete_from_corral(R, S, lam, k, t):
     """Remove corral member t: drop column t of R and restore triangularity with Givens rotations."""
     for c in range(t, k - 1):
@@ -112,7 +112,7 @@ def _delete_from_corral(R, S, lam, k, t):
     return k - 1
 
 
-@nb.njit(cache=True)
+@jit
 def _min_norm_hull_gram(M, tol, max_iter):
     """Wolfe's algorithm on a Gram matrix M = G G^T (m, m): (lam (m,), ||x||^2 from M, iterations, converged).
 
@@ -251,7 +251,7 @@ def _min_norm_hull_gram(M, tol, max_iter):
     return lam_out, max(xx, 0.0), it, converged
 
 
-@nb.njit(cache=True)
+@jit
 def _min_norm_hull_info(G, tol, max_iter):
     """Wolfe's minimum-norm point of conv{rows of G}: (lam (m,), ||G^T lam||, major iterations, converged).
 
@@ -276,7 +276,7 @@ def _min_norm_hull_info(G, tol, max_iter):
     return lam, math.sqrt(nrm), it, conv
 
 
-@nb.njit(cache=True)
+@jit
 def _min_norm_hull(G, tol, max_iter):
     """(lam (m,), ||G^T lam||): Wolfe's minimum-norm point of the rows of G (see ``_min_norm_hull_info``)."""
     lam, nrm, _, _ = _min_norm_hull_info(G, tol, max_iter)
@@ -324,7 +324,7 @@ def min_norm_hull(G: Any, *, tol: float = 1e-12, max_iter: int | None = None) ->
 # =================================================================================================
 
 
-@nb.njit(cache=True)
+@jit
 def _project_groups(u, gptr, out, buf):
     """out = Euclidean projection of u onto the product of the simplices of the groups (sort-based)."""
     J = gptr.shape[0] - 1
@@ -368,7 +368,7 @@ def _project_groups(u, gptr, out, buf):
                 out[lo + q] = w if w > 0.0 else 0.0
 
 
-@nb.njit(cache=True)
+@jit
 def _apply(c, pptr, idx, val, lam, out):
     """out = c + A lam."""
     for q in range(c.shape[0]):
@@ -381,7 +381,7 @@ def _apply(c, pptr, idx, val, lam, out):
                 out[idx[e]] += w * val[e]
 
 
-@nb.njit(cache=True)
+@jit
 def _apply_t(pptr, idx, val, v, out):
     """out = A^T v."""
     P = pptr.shape[0] - 1
@@ -392,7 +392,7 @@ def _apply_t(pptr, idx, val, v, out):
         out[p] = s
 
 
-@nb.njit(cache=True)
+@jit
 def _gap(gptr, lam, g):
     """Frank–Wolfe gap sum_j (sum_k lam_jk g_jk - min_k g_jk) >= F(lam) - F*, F = ||c + A lam||^2 / 2."""
     gap = 0.0
@@ -408,7 +408,7 @@ def _gap(gptr, lam, g):
     return gap
 
 
-@nb.njit(cache=True)
+@jit
 def _norm(v):
     s = 0.0
     for q in range(v.shape[0]):
@@ -416,7 +416,7 @@ def _norm(v):
     return math.sqrt(s)
 
 
-@nb.njit(cache=True)
+@jit
 def _product_scale(c, gptr, pptr, val):
     """sqrt(||c||^2 + sum_j max_k ||a_jk||^2): the size of a typical element of the feasible set."""
     s = 0.0
@@ -434,7 +434,7 @@ def _product_scale(c, gptr, pptr, val):
     return math.sqrt(s)
 
 
-@nb.njit(cache=True)
+@jit
 def _center_groups(gptr, d):
     """Subtract each group's mean: the projection onto the directions that keep sum_k lam_jk fixed."""
     for j in range(gptr.shape[0] - 1):
@@ -448,7 +448,7 @@ def _center_groups(gptr, d):
             d[p] -= s
 
 
-@nb.njit(cache=True)
+@jit
 def _lipschitz_bound(n, pptr, idx, val):
     """||A||_1 ||A||_inf >= ||A||_2^2: a rigorous cap for the backtracking constant."""
     rows = np.zeros(n)
@@ -467,7 +467,7 @@ def _lipschitz_bound(n, pptr, idx, val):
     return c1 * r1
 
 
-@nb.njit(cache=True)
+@jit
 def _lipschitz_estimate(n, gptr, pptr, idx, val, iters):
     """Power-iteration estimate of ||A||^2 on the group-centred directions (0 if A is constant there)."""
     P = pptr.shape[0] - 1
@@ -491,7 +491,7 @@ def _lipschitz_estimate(n, gptr, pptr, idx, val, iters):
     return est
 
 
-@nb.njit(cache=True)
+@jit
 def _skyline_ldl(first, sp, sky, D, tmp):
     """In-place LDL^T of a symmetric matrix in skyline (profile) storage, no pivoting.
 
@@ -521,7 +521,7 @@ def _skyline_ldl(first, sp, sky, D, tmp):
     return True
 
 
-@nb.njit(cache=True)
+@jit
 def _skyline_solve(first, sp, sky, D, b):
     """Solve L D L^T x = b in place (factor from :func:`_skyline_ldl`)."""
     N = first.shape[0]
@@ -542,7 +542,7 @@ def _skyline_solve(first, sp, sky, D, b):
             b[c] -= sky[base + c] * xr
 
 
-@nb.njit(cache=True)
+@jit
 def _face_solve(c, gptr, pptr, idx, val, face, lam_ref, delta, budget, out):
     """Minimiser of ||c + A lam||^2 / 2 + delta/2 ||lam - lam_ref||^2 over the affine hull of a face.
 
@@ -663,7 +663,7 @@ def _face_solve(c, gptr, pptr, idx, val, face, lam_ref, delta, budget, out):
     return True
 
 
-@nb.njit(cache=True)
+@jit
 def _polish(c, gptr, pptr, idx, val, z, nz, delta, budget, best, face, sol, cand, w):
     """Active-set polish from the feasible z (norm nz): a better feasible point in ``best``.
 
@@ -700,7 +700,7 @@ def _polish(c, gptr, pptr, idx, val, z, nz, delta, budget, best, face, sol, cand
     return (1 if bestn < nz else 0), bestn
 
 
-@nb.njit(cache=True)
+@jit
 def _keep_better(sol, bestn, c, gptr, pptr, idx, val, best, cand, w, buf):
     """Project ``sol`` onto the product of simplices (into ``cand``); if ||c + A cand|| beats
     ``bestn``, copy it into ``best``. Returns the best norm."""
@@ -713,7 +713,7 @@ def _keep_better(sol, bestn, c, gptr, pptr, idx, val, best, cand, w, buf):
     return bestn
 
 
-@nb.njit(cache=True)
+@jit
 def _min_norm_product(c, gptr, pptr, idx, val, lam0, atol, rtol, max_iter):
     """min ||c + sum_j sum_k lam_jk a_jk|| over lam_j in the simplex, by FISTA with adaptive restart.
 

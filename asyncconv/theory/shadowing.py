@@ -26,8 +26,6 @@ from asyncconv.sim.simulate import PROBE_NAMES, SimResult
 
 __all__ = ["block_rates", "flow", "shadowing_errors"]
 
-CLOSED_FORM = ("weighted_l1", "l1_plus_quadratic")
-
 
 def block_rates(counts: np.ndarray, block_off: np.ndarray) -> np.ndarray:
     """Per-coordinate rates λ_i (n,) from the update counts per block (B,): λ_b = count_b / total
@@ -35,19 +33,6 @@ def block_rates(counts: np.ndarray, block_off: np.ndarray) -> np.ndarray:
     counts = np.asarray(counts, dtype=np.float64)
     lam_b = counts / max(counts.sum(), 1.0)
     return np.repeat(lam_b, np.diff(block_off))
-
-
-def _closed_form(problem: Problem, x0: np.ndarray, t: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """Minimal-norm solutions of ẋ ∈ −diag(rate) ∂f(x) for the toy problems (problems.md §7)."""
-    if problem.name == "weighted_l1":  # f = Σ c_i |x_i|; c_i are the problem's weights
-        c = np.asarray(problem.prm[: problem.n], dtype=np.float64)
-        mag = np.maximum(np.abs(x0)[None] - (rate * c)[None] * t[:, None], 0.0)
-        return np.sign(x0)[None] * mag
-    # f = |x_1| + ½ x_2²: x_1 as above, x_2(t) = x_2(0) e^{−λ_2 t}
-    z = np.empty((t.shape[0], 2))
-    z[:, 0] = np.sign(x0[0]) * np.maximum(abs(x0[0]) - rate[0] * t, 0.0)
-    z[:, 1] = x0[1] * np.exp(-rate[1] * t)
-    return z
 
 
 def _numeric_flow(problem: Problem, x0: np.ndarray, t: np.ndarray, rate: np.ndarray, h: float) -> np.ndarray:
@@ -73,13 +58,14 @@ def _numeric_flow(problem: Problem, x0: np.ndarray, t: np.ndarray, rate: np.ndar
 def flow(problem: Problem, x0: np.ndarray, t: np.ndarray, rate: np.ndarray, *, h: float = 1e-3) -> np.ndarray:
     """z(t) (len(t), n) for ẋ ∈ −diag(rate) ∂f(x), z(0) = x0; t sorted, >= 0.
 
-    Closed form for ``weighted_l1`` and ``l1_plus_quadratic``; otherwise explicit steps of length
+    The problem's closed form when it has one (``problem.spec.flow``, e.g. the weighted ℓ1 toys);
+    otherwise explicit steps of length
     ``h`` along the minimal-norm element of the hull of subgradients at x and 2n points within
     ~4h of it (n <= 50)."""
     t = np.asarray(t, dtype=np.float64)
     rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), (problem.n,))
-    if problem.name in CLOSED_FORM:
-        return _closed_form(problem, np.asarray(x0, dtype=np.float64), t, rate)
+    if problem.has_flow:
+        return problem.spec.flow(problem, np.asarray(x0, dtype=np.float64), t, rate)
     if problem.n > 50:
         raise ConfigError("problem", f"the numeric reference flow is for n <= 50 (got {problem.n})")
     return _numeric_flow(problem, np.asarray(x0, dtype=np.float64), t, rate, h)

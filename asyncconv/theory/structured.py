@@ -11,9 +11,9 @@ With the η-active sets A_j^η(x) = {k : φ_jk(x) ≥ max_l φ_jl(x) − η}:
 
 Groups with a single η-active piece are folded into a constant vector, so the QP (FISTA over a
 product of simplices, :func:`asyncconv.theory.qp.min_norm_product`) has Σ_{ambiguous j} |A_j^η|
-variables and O(n) cost per iteration for chained problems. The pieces of each problem are listed
-in :mod:`asyncconv.problems._kernels` (section "Sum-of-max pieces"); :func:`active_pieces` returns
-them. SQ is **invalid for non-regular f** (NS2, ReLU networks, the ||t|−1| double well): there only
+variables and O(n) cost per iteration for chained problems. The pieces of each problem are declared
+in its module (``define(..., pieces=pieces(group_values, piece_grad, ...))``, see
+:class:`asyncconv.problems.PiecesDef`); :func:`active_pieces` returns them. SQ is **invalid for non-regular f** (NS2, ReLU networks, the ||t|−1| double well): there only
 ∂f ⊆ Σ_j ∂f_j holds and the number can be 0 at non-critical points, so asking for it raises
 :class:`SQUnavailableError`.
 """
@@ -25,38 +25,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from asyncconv.config import ConfigError, check_int, check_number
-from asyncconv.problems import _kernels as K
-from asyncconv.problems.battery import Problem
+from asyncconv.problems import Problem
 from asyncconv.theory import _sq_kernels as SK
 
-__all__ = ["SQ_PROBLEMS", "Pieces", "SQUnavailableError", "active_pieces", "b_eta", "s_eta", "sq_available"]
-
-#: the problems whose sum-of-max pieces are implemented: every regular problem of the battery
-SQ_PROBLEMS = (
-    "maxq",
-    "mxhilb",
-    "chained_lq",
-    "chained_cb3_1",
-    "chained_cb3_2",
-    "active_faces",
-    "brown2",
-    "chained_mifflin2",
-    "chained_crescent_1",
-    "chained_crescent_2",
-    "chebyshev_rosenbrock",
-    "ns1",
-    "nonsmooth_rosenbrock",
-    "chained_nonsmooth_rosenbrock",
-    "hald_madsen",
-    "shor",
-    "phase_retrieval",
-    "l1_nonconvex_regression",
-    "weighted_l1",
-    "l1_plus_quadratic",
-    "double_well_sq",
-    "trap",
-    "trap_nd",
-)
+__all__ = ["Pieces", "SQUnavailableError", "active_pieces", "b_eta", "piece_args", "s_eta", "sq_available"]
 
 
 class SQUnavailableError(ConfigError):
@@ -68,7 +40,7 @@ class SQUnavailableError(ConfigError):
 
 
 class Pieces(NamedTuple):
-    """η-active pieces in the CSR-of-sparse-vectors layout (see ``_kernels.pieces``)."""
+    """η-active pieces in the CSR-of-sparse-vectors layout (see ``_sq_kernels.pieces``)."""
 
     gptr: np.ndarray  # (J+1,) group j owns pieces gptr[j]..gptr[j+1]-1
     pptr: np.ndarray  # (P+1,) piece p owns entries pptr[p]..pptr[p+1]-1
@@ -87,9 +59,20 @@ class Pieces(NamedTuple):
 
 def sq_available(problem: Problem) -> bool:
     """True iff SQ is valid (Clarke regular) and implemented (sum-of-max pieces) for ``problem``."""
-    if not problem.regular:
-        return False
-    return bool(K.pieces_n_groups(problem.pid, problem.prm, problem.data, problem.n) >= 0)
+    return bool(problem.regular and problem.has_pieces)
+
+
+def piece_args(problem: Problem) -> tuple:
+    """The leading arguments of the kernels of ``_sq_kernels`` for ``problem`` (which has pieces):
+    (group_values, piece_grad, J, K_max, nnz_max, prm, data) — the compiled functions, the number
+    of groups and the buffer sizes of :class:`~asyncconv.problems.PiecesDef`."""
+    pc = problem.spec.pieces
+    n = problem.n
+    J = int(pc.n_groups(n, problem.prm, problem.data))
+    return (
+        pc.group_values.compiled, pc.piece_grad.compiled, J, int(pc.max_pieces(n)), int(pc.max_nnz(n)),
+        problem.prm, problem.data,
+    )  # fmt: skip
 
 
 def _require(problem: Problem) -> None:
@@ -139,7 +122,7 @@ def active_pieces(problem: Problem, x: Any, eta: float) -> Pieces:
     _require(problem)
     x = _point(problem, x)
     eta = _eta(eta, allow_inf=True)
-    return Pieces(*K.pieces(problem.pid, problem.prm, problem.data, x, eta))
+    return Pieces(*SK.pieces(*piece_args(problem), x, eta))
 
 
 def _result(problem: Problem, measure: str, eta: float, out: tuple, atol: float, rtol: float) -> dict:
@@ -181,7 +164,7 @@ def s_eta(
     x = _point(problem, x)
     eta = _eta(eta)
     rtol, atol, max_iter = _tols(rtol, atol, max_iter)
-    out = SK.s_eta_kernel(problem.pid, problem.prm, problem.data, x, eta, atol, rtol, max_iter)
+    out = SK.s_eta_kernel(*piece_args(problem), x, eta, atol, rtol, max_iter)
     return _result(problem, "s_eta", eta, out, atol, rtol)
 
 
@@ -233,7 +216,7 @@ def b_eta(
     eta = _eta(eta)
     rtol, atol, max_iter = _tols(rtol, atol, max_iter)
     lab, nb = _blocks(problem.n, block_off, block_of)
-    out = SK.b_eta_kernel(problem.pid, problem.prm, problem.data, x, eta, lab, nb, atol, rtol, max_iter)
+    out = SK.b_eta_kernel(*piece_args(problem), x, eta, lab, nb, atol, rtol, max_iter)
     res = _result(problem, "b_eta", eta, out, atol, rtol)
     res["n_blocks"] = nb
     res["per_block"] = [float(v) for v in out[8]]

@@ -98,8 +98,12 @@ ROBUST = define(
     default_n=16,
     n_min=2,
     params={
-        "lam": Param(0.05, lambda v, fld, n: check_number(v, fld, ge=0.0), "penalty weight λ >= 0 (default 0.05)"),
-        "theta": Param(0.5, lambda v, fld, n: check_number(v, fld, gt=0.0), "penalty scale θ > 0 (default 0.5)"),
+        "lam": Param(
+            0.05, lambda v, fld, n: check_number(v, fld, ge=0.0), "penalty weight λ >= 0 (default 0.05)"
+        ),
+        "theta": Param(
+            0.5, lambda v, fld, n: check_number(v, fld, gt=0.0), "penalty scale θ > 0 (default 0.5)"
+        ),
     },
     source="README worked example (a user's own problem)",
 )

@@ -36,10 +36,13 @@ a built-in one. Inside kernels the compiled function is an argument of type
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import pathlib
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -55,6 +58,7 @@ __all__ = [
     "GROUP_VALUES_SIG",
     "PIECE_GRAD_SIG",
     "VALUE_SIG",
+    "Background",
     "CompileError",
     "ProblemFunction",
     "cache_dir",
@@ -134,6 +138,61 @@ def jit(fn: Callable | None = None, **options: Any):
     if fn is None:
         return numba.njit(**options)
     return numba.njit(**options)(fn)
+
+
+class Background:
+    """Compile a group of kernels in a second process while this one compiles others.
+
+    A cold start is dominated by Numba's compilation, which holds a process-wide lock: one process
+    compiles on one core. ``Background("pkg.module:fn")`` runs ``fn()`` (which calls the group's
+    kernels on tiny inputs, so that they compile and are written to the on-disk cache) in a child
+    process, unless the group is already marked warm in this cache folder. The caller goes on
+    compiling its own kernels; before it needs the group it calls :meth:`wait`, after which its
+    own calls load the group from the cache. Purely an optimisation: if the child fails or is
+    killed, the caller compiles what it needs itself. :meth:`done` marks the group warm (the
+    child does it too), so that later processes start no child.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.marker = _CACHE_DIR / f"warm-{target.replace(':', '.')}"
+        self.proc: subprocess.Popen | None = None
+        if self.marker.exists() or os.environ.get("ASYNCCONV_NO_BACKGROUND_COMPILE"):
+            return
+        module, fn = target.split(":")
+        code = f"import {module} as m; m.{fn}(); open({str(self.marker)!r}, 'w').close()"
+        try:
+            _CACHE_DIR.mkdir(parents=True, exist_ok=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        except OSError:  # cannot start a process: compile in this one
+            self.proc = None
+            return
+        atexit.register(self.cancel)
+
+    def wait(self, timeout: float = 900.0) -> None:
+        """Wait for the child (at most ``timeout`` s; then it is killed)."""
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+
+    def done(self) -> None:
+        """Mark the group warm (its kernels are now in the cache)."""
+        self.wait()
+        try:
+            self.marker.touch()
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 # --- problem function signatures ------------------------------------------------------------------

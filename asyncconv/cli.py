@@ -372,6 +372,11 @@ def simulate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """A quick look: a few replicas of the asynchronous iteration, with final metrics per replica."""
+    from asyncconv._jit import Background
+
+    # on a cold cache, the kernels of the structured measure (the costliest to compile) compile in
+    # a second process while this one compiles the schedule, replay and hull kernels
+    warm_sq = Background("asyncconv.theory.structured:warm")
     from asyncconv.schedule import ScheduleModel
     from asyncconv.sim import Iteration
     from asyncconv.sim import simulate as run_sim
@@ -425,7 +430,13 @@ def simulate(
         quiet or json_out,
     )  # fmt: skip
     finals = result.final()
+    if warm_sq.proc is not None:
+        from asyncconv.theory import measures
+
+        measures.warm()  # the hull kernels, here, while the SQ kernels finish compiling there
+    warm_sq.wait()
     records = evaluate(prob, result, thresholds, n_blocks=model.blocks.n_blocks)
+    warm_sq.done()
     for fin, rec in zip(finals, records, strict=True):
         fin.update({k: v for k, v in rec.items() if k not in fin})
     summary = _sim_summary(result, finals)

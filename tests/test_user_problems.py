@@ -288,7 +288,7 @@ def test_cache_key_covers_every_kernel_source():
     import re
 
     hashed = set(_jit.kernel_sources())
-    jitted = re.compile(r"@(jit|nb\.njit|numba\.njit|numba\.cfunc)\b|from asyncconv\._jit import|prange")
+    jitted = re.compile(r"@jit\b|\bjit\(|\b(numba|nb)\.(njit|jit|cfunc)\b|\bprange\b")
     for p in _jit.PACKAGE.rglob("*.py"):
         holds_kernels = bool(jitted.search(p.read_text()))
         if p not in hashed:

@@ -200,10 +200,18 @@ def _execute(store, spec, todo, replicas_done, replicas_total, scheduler, worker
         say(f"dask: {n_workers} workers ({'scheduler ' + scheduler if scheduler else 'local cluster'})")
         # Load or compile the kernels on every worker before timing the study: on one worker
         # first, so that a cold start compiles once and writes Numba's on-disk cache, which the
-        # other workers then load (all at once they would each compile, sharing the cores).
+        # other workers then load (all at once they would each compile the same kernels, sharing
+        # the cores). Meanwhile a second worker compiles the structured measure's kernels (the
+        # costliest, and problem-independent), which the first then loads.
         t0 = time.perf_counter()
+        sq = None
+        if n_workers > 1:
+            from asyncconv.theory.structured import warm as warm_sq
+
+            sq = client.submit(warm_sq, workers=addrs[1:2], allow_other_workers=False, pure=False)
         jit = client.run(_warmup, configs[todo[0][0]], kw, workers=addrs[:1])
         if n_workers > 1:
+            sq.result()
             jit.update(client.run(_warmup, configs[todo[0][0]], kw, workers=addrs[1:]))
         t_jit = time.perf_counter() - t0
         if progress is not None:

@@ -234,30 +234,13 @@ def _solve(c, gptr, pptr, idx, val, atol_rel, rtol, max_iter):
 
 
 @jit
-def s_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, atol_rel, rtol, max_iter):
-    """s_η(x) = min ‖Σ_j Σ_{k ∈ A_j^η} λ_jk ∇φ_jk(x)‖ over λ_j ∈ Δ (measures.md §5.4).
+def sq_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_iter):
+    """s_η (``nblocks == 0``) or the blockwise b_η (``nblocks >= 1``, labels ``block_of``) at x.
 
-    Returns (status, value, lower, iterations, converged, n_groups, n_ambiguous, n_pieces) with
-    n_pieces the active pieces of the ambiguous groups (the QP size); value = lower = NaN unless
-    status == SQ_OK. Tolerances: value − lower <= atol_rel·scale + rtol·value (``qp``).
-    """
-    n = x.shape[0]
-    gptr, pptr, idx, val, _, _ = pieces(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta)
-    c, g2, p2, i2, v2, groups, ok = fold(n, gptr, pptr, idx, val)
-    J = gptr.shape[0] - 1
-    if not ok:
-        return SQ_NAN, np.nan, np.nan, 0, False, J, groups.shape[0], p2.shape[0] - 1
-    value, _, it, conv, lower, _ = _solve(c, g2, p2, i2, v2, atol_rel, rtol, max_iter)
-    return SQ_OK, value, lower, it, conv, J, groups.shape[0], p2.shape[0] - 1
-
-
-@jit
-def b_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_iter):
-    """Blockwise b_η(x) = (Σ_b min_{λ^{(b)}} ‖π_b(Σ_j Σ_k λ^{(b)}_jk ∇φ_jk(x))‖²)^{1/2} (§5.4, §6).
-
-    ``block_of`` (n,) int64 in [0, nblocks). Returns (status, value, lower, iterations, converged,
-    n_groups, n_ambiguous, n_pieces, per_block) with per_block (nblocks,) the norms ‖π_b v‖ of the
-    minimising combination v (their root sum of squares is ``value``).
+    One kernel for both, so that a cold start compiles the pieces and the product QP once (two
+    kernels would each link and generate the whole QP). Returns (status, value, lower, iterations,
+    converged, n_groups, n_ambiguous, n_pieces, per_block) as :func:`b_eta_kernel`; ``per_block``
+    is empty for s_η.
     """
     n = x.shape[0]
     per = np.full(nblocks, np.nan)
@@ -266,6 +249,9 @@ def b_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, block_of, nbloc
     J = gptr.shape[0] - 1
     if not ok:
         return SQ_NAN, np.nan, np.nan, 0, False, J, groups.shape[0], p2.shape[0] - 1, per
+    if nblocks == 0:
+        value, _, it, conv, lower, _ = _solve(c, g2, p2, i2, v2, atol_rel, rtol, max_iter)
+        return SQ_OK, value, lower, it, conv, J, groups.shape[0], p2.shape[0] - 1, per
     gx, px, ix, vx, _ = split_blocks(block_of, nblocks, g2, p2, i2, v2)
     value, _, it, conv, lower, v = _solve(c, gx, px, ix, vx, atol_rel, rtol, max_iter)
     per[:] = 0.0
@@ -274,3 +260,29 @@ def b_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, block_of, nbloc
     for b in range(nblocks):
         per[b] = math.sqrt(per[b])
     return SQ_OK, value, lower, it, conv, J, groups.shape[0], px.shape[0] - 1, per
+
+
+@jit
+def s_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, atol_rel, rtol, max_iter):
+    """s_η(x) = min ‖Σ_j Σ_{k ∈ A_j^η} λ_jk ∇φ_jk(x)‖ over λ_j ∈ Δ (measures.md §5.4).
+
+    Returns (status, value, lower, iterations, converged, n_groups, n_ambiguous, n_pieces) with
+    n_pieces the active pieces of the ambiguous groups (the QP size); value = lower = NaN unless
+    status == SQ_OK. Tolerances: value − lower <= atol_rel·scale + rtol·value (``qp``).
+    """
+    out = sq_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, np.zeros(0, dtype=np.int64), 0,
+                    atol_rel, rtol, max_iter)  # fmt: skip
+    return out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7]
+
+
+@jit
+def b_eta_kernel(fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_iter):
+    """Blockwise b_η(x) = (Σ_b min_{λ^{(b)}} ‖π_b(Σ_j Σ_k λ^{(b)}_jk ∇φ_jk(x))‖²)^{1/2} (§5.4, §6).
+
+    ``block_of`` (n,) int64 in [0, nblocks), nblocks >= 1. Returns (status, value, lower,
+    iterations, converged, n_groups, n_ambiguous, n_pieces, per_block) with per_block (nblocks,) the
+    norms ‖π_b v‖ of the minimising combination v (their root sum of squares is ``value``).
+    """
+    return sq_kernel(
+        fvals, fpgrad, J, kmax, nnz, prm, data, x, eta, block_of, nblocks, atol_rel, rtol, max_iter
+    )

@@ -231,3 +231,15 @@ def window_momentum(t: np.ndarray, unorm: np.ndarray, velocity: np.ndarray) -> d
         "window_avg": float(v[last]),
         "window_avg_rel": float(v[last] / peak) if peak > 0 else None,
     }
+
+
+def warm() -> None:
+    """Compile (or load) the kernels of the trajectory certificate and gradient sampling (the hull
+    QP) on the trap, e.g. while a second process compiles the SQ kernels."""
+    from asyncconv.problems import make_problem
+
+    problem = make_problem("trap")
+    x = np.array(problem.critical_points[0]) + 1e-3
+    pts = x + 1e-4 * np.random.default_rng(0).standard_normal((6, problem.n))
+    trajectory_certificate(problem, x, pts, 1e-2)
+    gradient_sampling(problem, x, ladder=[1e-2], seed=0)

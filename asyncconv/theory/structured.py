@@ -31,6 +31,9 @@ from asyncconv.theory import _sq_kernels as SK
 __all__ = ["Pieces", "SQUnavailableError", "active_pieces", "b_eta", "piece_args", "s_eta", "sq_available"]
 
 
+_NO_BLOCKS = np.zeros(0, dtype=np.int64)
+
+
 class SQUnavailableError(ConfigError):
     """SQ was asked for on a problem where it is invalid (not Clarke regular) or not implemented."""
 
@@ -164,7 +167,7 @@ def s_eta(
     x = _point(problem, x)
     eta = _eta(eta)
     rtol, atol, max_iter = _tols(rtol, atol, max_iter)
-    out = SK.s_eta_kernel(*piece_args(problem), x, eta, atol, rtol, max_iter)
+    out = SK.sq_kernel(*piece_args(problem), x, eta, _NO_BLOCKS, 0, atol, rtol, max_iter)
     return _result(problem, "s_eta", eta, out, atol, rtol)
 
 
@@ -216,8 +219,22 @@ def b_eta(
     eta = _eta(eta)
     rtol, atol, max_iter = _tols(rtol, atol, max_iter)
     lab, nb = _blocks(problem.n, block_off, block_of)
-    out = SK.b_eta_kernel(*piece_args(problem), x, eta, lab, nb, atol, rtol, max_iter)
+    out = SK.sq_kernel(*piece_args(problem), x, eta, lab, nb, atol, rtol, max_iter)
     res = _result(problem, "b_eta", eta, out, atol, rtol)
     res["n_blocks"] = nb
     res["per_block"] = [float(v) for v in out[8]]
     return res
+
+
+def warm() -> None:
+    """Compile (or load) the SQ kernels (pieces, fold, blockwise split, product QP) on the trap.
+
+    The kernels do not depend on the problem (its functions are first-class arguments), so a
+    second process can run this while another compiles the rest (:class:`asyncconv._jit.Background`;
+    the CLI does so on a cold cache)."""
+    from asyncconv.problems import make_problem
+
+    problem = make_problem("trap")
+    x = np.array(problem.critical_points[0]) + 1e-3
+    s_eta(problem, x, 1e-3)
+    b_eta(problem, x, 1e-3, [0, 1, 2])

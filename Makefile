@@ -63,8 +63,11 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(PYTEST) -m "not bench" -q
 
-## Benchmarks: speed of the kernels, reported as rates and ratios (not part of any test run).
+## Benchmarks: cold start (empty Numba cache), per-write speed against the first phase's kernel,
+## speed of the kernels, reported as rates and ratios (not part of any test run).
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_coldstart.py
+	$(BIN)/python benchmarks/bench_dispatch.py
 	$(BIN)/python benchmarks/bench_schedule.py
 	$(BIN)/asyncconv bench
 	$(BIN)/python benchmarks/bench_study.py

@@ -3,7 +3,7 @@
 One schedule per case is replayed by four implementations of the same iteration (heavy ball,
 writer clock, ``factor_low = 0.9``, no gradient noise so that results are deterministic):
 
-A  the jitted kernel (``_kernels.replay_many`` with one replica, the call :func:`~asyncconv.sim.replay`
+A  the jitted kernel (``_kernels.replay_one`` on a thread pool, the call :func:`~asyncconv.sim.replay`
    makes, with the inputs packed exactly as ``simulate._run`` packs them);
 B  a NumPy per-event loop: a Python loop over writes, NumPy vector ops on the block per write
    (x̂ rebuilt from an undo log as in the kernel, chained LQ block subgradient, heavy ball, write);
@@ -132,7 +132,7 @@ def _run_kernel(packed: tuple) -> np.ndarray:
 _chained_lq_grad = jit(chained_lq.grad)
 
 
-@nb.njit(parallel=True, cache=True)
+@jit(parallel=True)
 def _ceiling_loop(R, m):
     """R independent compute-bound loops in ``prange``: the machine's own parallel speed-up."""
     out = np.empty(R)
@@ -299,7 +299,7 @@ def _torch_replay(plan: dict[str, Any], it: Iteration) -> np.ndarray:
 # --- D: the floor kernel, and the ablation ladder built on it -------------------------------------
 
 
-@nb.njit(cache=True)
+@jit
 def _lq_grad_sliding(x, lo, hi, out):
     """Chained LQ block subgradient with each term's q computed once (sliding), not twice.
 
@@ -319,7 +319,7 @@ def _lq_grad_sliding(x, lo, hi, out):
             out[j - lo] = gl
 
 
-@nb.njit(cache=True)
+@jit
 def _floor_replay(
     x0, halo, block_off, coord_block, own_b0, own_b1, writer, block, read_lo, cut_ptr, hist_len,
     max_width, mcoef, g0, p, nu0, factor, fgrad, prm, data, rebuild, grad, steps, counts, generic, out_x,
@@ -758,7 +758,7 @@ def _threads(
     out["note"] = (
         f"simulate: simulate() end to end (drawing on a thread pool included), best of {REPEATS}; "
         f"run: its batch call simulate._run (packing + kernel) on pre-drawn schedules, best of {reps}; "
-        f"kernel: _kernels.replay_many alone on pre-packed inputs, best of {reps} (kernel_ckpt2: the "
+        f"kernel: _kernels.replay_one (thread pool) alone on pre-packed inputs, best of {reps} (kernel_ckpt2: the "
         "same with n_ckpt = 2, i.e. without the O(n) checkpoint records); machine ceiling: "
         "a compute-bound prange loop over the same number of replicas. Repeats interleave 1 and 2 "
         "threads. *_busy_cores: process CPU time / wall time of the best repeat; "

@@ -60,3 +60,8 @@ def row_dots(data, x):
     for i in range(data.shape[0]):
         out[i] = row_dot(data, i, x)
     return out
+
+
+def toy_x0(n: int) -> np.ndarray:
+    """The toys' start (1.5, -0.7, 0.3, -1.8) repeated to length n."""
+    return np.resize(np.array([1.5, -0.7, 0.3, -1.8]), n).astype(np.float64)

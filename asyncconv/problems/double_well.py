@@ -28,13 +28,7 @@ import itertools
 import numpy as np
 
 from asyncconv.problems._base import Instance, define, pieces
-from asyncconv.problems._common import closed, put, sign0
-
-_TOY_X0 = np.array([1.5, -0.7, 0.3, -1.8])
-
-
-def _toy_x0(n):
-    return np.resize(_TOY_X0, n).astype(np.float64)
+from asyncconv.problems._common import closed, put, sign0, toy_x0
 
 
 def _wells(n):
@@ -104,7 +98,7 @@ def build(n, seed, params):
     """x0 = (1.5, -0.7, 0.3, -1.8, ...); the 3^n critical points as rows for n <= 8."""
     crit, complete = _wells(n)
     return Instance(
-        x0=_toy_x0(n),
+        x0=toy_x0(n),
         f_ref=0.0,
         f_ref_source=closed(),
         critical_points=crit,

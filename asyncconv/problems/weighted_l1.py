@@ -13,13 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from asyncconv.problems._base import Instance, Param, define, pieces, weights
-from asyncconv.problems._common import closed, put, sign0
-
-_TOY_X0 = np.array([1.5, -0.7, 0.3, -1.8])
-
-
-def _toy_x0(n):
-    return np.resize(_TOY_X0, n).astype(np.float64)
+from asyncconv.problems._common import closed, put, sign0, toy_x0
 
 
 def value(prm, data, x):
@@ -66,7 +60,7 @@ def build(n, seed, params):
     else:
         cv = np.full(n, c)
     return Instance(
-        x0=_toy_x0(n),
+        x0=toy_x0(n),
         f_ref=0.0,
         f_ref_source=closed(),
         critical_points=np.zeros(n),

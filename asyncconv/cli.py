@@ -423,6 +423,12 @@ def simulate(
         )  # fmt: skip
     if not 1 <= events <= MAX_EVENTS:
         raise ConfigError("--events", f"must be an integer in 1..{MAX_EVENTS} (got {events})")
+    if warm_sq.proc is not None and not (quiet or json_out):
+        # a new user's first run (or the first after an upgrade): say why nothing moves yet
+        typer.echo(
+            "first run of this code: compiling the kernels (about 30 s on 2 cores; cached afterwards)",
+            err=True,
+        )
     result = _with_progress(
         lambda cb: run_sim(prob, model, it, n_events=events, n_replicas=replicas, seed=seed, progress=cb,
                            n_tail=default_tail(prob.n)),

@@ -411,7 +411,8 @@ def replay_one(
         writer.shape[0] - out_tail.shape[0], x, u, log_lo, log_hi, log_val, xprev, clock_state, out_metrics,
         out_counts, out_probe, out_probe_x, out_tail,
     )  # fmt: skip
-    out_x[:] = x
+    for i in range(n):  # a loop, not out_x[:] = x: no shape-mismatch error path to compile
+        out_x[i] = x[i]
     out_clock[0] = clock_state[0]
     out_clock[1] = clock_state[6]
     return status, done

@@ -262,6 +262,7 @@ def define(
     known: str | None = None,
     source: str = "",
     params: Mapping[str, Param] | None = None,
+    finite_sum: bool | None = None,
     pieces: PiecesDef | None = None,
     distance: Callable | None = None,
     extras: Callable | None = None,
@@ -277,7 +278,9 @@ def define(
     * a fixed instance: ``n`` and ``x0`` (n,), optionally ``prm`` (p,), ``data`` (m, q),
       ``f_ref``, ``critical_points`` (C, n), ``critical_set_complete``, ``n_samples``; or
     * ``build(n, seed, params) -> Instance`` for a scalable family, with ``default_n``,
-      ``n_min``/``n_max``/``n_step``/``n_rule`` and ``params`` (name -> :class:`Param`).
+      ``n_min``/``n_max``/``n_step``/``n_rule`` and ``params`` (name -> :class:`Param`);
+      ``finite_sum=True`` when its instances are finite sums (``Instance.n_samples`` > 0; a fixed
+      instance says so by its ``n_samples``).
 
     Optional structure: ``coupling`` (one of :data:`COUPLINGS`) and ``halo`` (``grad`` reads x on
     ``[lo - halo, hi + halo)``; -1 = all of x, the safe default), ``regular`` (Clarke regular
@@ -340,7 +343,7 @@ def define(
         known=known or ("nothing catalogued" if critical_points is None else "catalogued points"),
         source=source,
         params=dict(params or {}),
-        finite_sum=bool(n_samples) or bool(params and "m" in params),
+        finite_sum=bool(n_samples) if finite_sum is None else bool(finite_sum),
         pieces=pieces,
         distance=distance,
         extras=extras,

@@ -174,4 +174,5 @@ L1_NONCONVEX_REGRESSION = define(
         max_nnz=lambda n: n,
     ),
     torch=torch_value,
+    finite_sum=True,
 )

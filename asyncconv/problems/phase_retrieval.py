@@ -127,4 +127,5 @@ PHASE_RETRIEVAL = define(
         n_groups=lambda n, prm, data: data.shape[0],
         max_nnz=lambda n: n,
     ),
+    finite_sum=True,
 )

@@ -196,4 +196,5 @@ RELU_REGRESSION = define(
         "noise": Param(0.0, nonnegative, "Gaussian label noise std (default 0)"),
         "relu_prime0": Param(0, zero_one, "relu'(0) used by the subgradient: 0 or 1 (default 0)"),
     },
+    finite_sum=True,
 )

@@ -97,6 +97,7 @@ ROBUST = define(
     regular=False,
     default_n=16,
     n_min=2,
+    finite_sum=True,
     params={
         "lam": Param(
             0.05, lambda v, fld, n: check_number(v, fld, ge=0.0), "penalty weight λ >= 0 (default 0.05)"

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 OUT    ?= results/demo
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: demo schedules figures test test-slow test-all bench lint format install clean
+.PHONY: demo schedules figures test test-slow test-all bench gpu-check gpu-check-rehearsal lint format install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,14 @@ bench: $(STAMP)
 	$(BIN)/asyncconv bench
 	$(BIN)/python benchmarks/bench_study.py
 	$(BIN)/python benchmarks/bench_torch.py
+
+## The GPU check (torch's CUDA path: pytest -m gpu, CUDA replay against CPU and Numba, ResNet-20
+## with every method), for a GPU machine (benchmarks/gpu_check.sh); the rehearsal runs it on the CPU.
+gpu-check:
+	benchmarks/gpu_check.sh
+
+gpu-check-rehearsal: $(STAMP)
+	DEVICE=cpu SCALE=rehearsal OUT=results/gpu_check_rehearsal PYTHON=$(BIN)/python benchmarks/gpu_check.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check asyncconv tests benchmarks paper_figures analysis

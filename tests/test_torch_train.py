@@ -130,7 +130,8 @@ def test_per_process_step_factors():
     assert all(0.9 <= v <= 1.0 for v in f) and len(set(f)) == 8
     assert f == [_factor(cfg, c) for c in range(8)]
     assert _factor(TrainConfig(), 3) == 1.0
-    r = _run("hogwild", factor_low=0.9, epochs=2)
+    # 3 epochs, as ACCURACY is defined: after 2 the asynchronous run reached 0.847 once (flaky)
+    r = _run("hogwild", factor_low=0.9)
     assert r.epochs()[-1]["test_acc"] >= ACCURACY
 
 

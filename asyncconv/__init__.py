@@ -4,8 +4,9 @@ Reference: Kungurtsev, Egan, Chatterjee, Alistarh, "Asynchronous Optimization Me
 Training of Deep Neural Networks with Guarantees", AAAI 2021, arXiv 1905.11845.
 """
 
-# First, before any kernel module is imported: point Numba's on-disk cache at a folder keyed by
-# the hash of the kernel sources, so that it can never serve code older than a source (_jit).
-from asyncconv import _jit  # noqa: F401  (imported for its effect)
+# Numba's on-disk cache is pointed at a folder keyed by the hash of the kernel sources when
+# asyncconv._jit is first imported, which every module with jitted code does (for its ``jit``)
+# before its first decorator runs. Not imported here: torch's worker processes import the package
+# without needing Numba.
 
 __version__ = "0.1.0"

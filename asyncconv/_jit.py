@@ -3,8 +3,9 @@
 **The cache.** Numba's on-disk cache checks only the stamp of a cached function's *own* file: a
 kernel that calls a helper from another file (``rng.py``, a problem's formula, a shared kernel
 helper) keeps the old machine code when only the helper changes, with no warning. Importing this
-module (``asyncconv/__init__`` does it before anything else, so before any decorator runs) points
-Numba's cache at a folder keyed by a hash of every package source that can hold kernel code::
+module (every module with jitted code imports :func:`jit` from here, so this happens before any
+decorator runs) points Numba's cache at a folder keyed by a hash of every package source that can
+hold kernel code::
 
     ${NUMBA_CACHE_DIR or ${XDG_CACHE_HOME:-~/.cache}/asyncconv}/numba-<sha256[:16]>
 

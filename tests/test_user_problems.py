@@ -293,6 +293,11 @@ def test_cache_key_covers_every_kernel_source():
         holds_kernels = bool(jitted.search(p.read_text()))
         if p not in hashed:
             assert not holds_kernels, f"{p} holds jitted code but is not in the cache key"
+    # every kernel goes through _jit (which sets the keyed cache before any decorator runs)
+    direct = re.compile(r"\b(numba|nb)\.(njit|jit|cfunc)\b")
+    for p in _jit.PACKAGE.rglob("*.py"):
+        if p.name != "_jit.py":
+            assert not direct.search(p.read_text()), f"{p} uses numba's decorators directly, not _jit.jit"
     assert _jit.cache_dir().name == f"numba-{_jit.source_hash()}"
     import numba
 

@@ -3,7 +3,7 @@
 For the studies of figures 2–5 (``fig2_battery``, ``fig3a_trap_phase``, ``fig3b_trap_jitter``,
 ``fig4_step_delay``, ``fig5_momentum``), reads the saved results and writes, per study,
 ``OUT/verdicts_<study>.csv`` (one row per configuration: the varying axes, replicas, and for each
-verdict the count k, the fraction and its 95 % Clopper–Pearson interval; the final distance to the
+verdict the count k, the fraction and its 95 % Clopper–Pearson interval; the final distance D to the
 critical set (median); the Kaplan–Meier median time-to-ε with its interval) and one Markdown file
 ``OUT/verdict_tables.md`` with all tables (fractions as "k/n = p [lo, hi]"). All statistics come
 from ``asyncconv.study.report``; nothing is recomputed here. Missing studies are skipped with a
@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ("fig2_battery", "fig3a_trap_phase", "fig3b_trap_jitter", "fig4_step_delay", "fig5_momentum")
-VERDICTS = ("converged", "stalled", "diverged", "undecided")
+VERDICTS = ("converged", "stalled", "drifting", "diverged", "undecided")
 
 
 def rows(rep: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,7 +42,7 @@ def rows(rep: dict[str, Any]) -> list[dict[str, Any]]:
             row[f"{v}_hi"] = f.get("hi")
         row["ci_method"] = next((f.get("method") for f in fr.values()), None)
         row["ci_level"] = next((f.get("level") for f in fr.values()), rep["level"])
-        row["dist_final_median"] = c.get("final", {}).get("dist_final", {}).get("q50")
+        row["dist_final_median"] = c.get("final", {}).get("dist_rel_final", {}).get("q50")
         tte = c.get("time_to_eps", {})
         ci = tte.get("median_ci") or [None, None]
         row.update(
@@ -70,7 +70,7 @@ def markdown(rep: dict[str, Any], recs: list[dict[str, Any]]) -> str:
     level = recs[0]["ci_level"] if recs else rep["level"]
     method = (recs[0]["ci_method"] or "").replace("clopper-pearson", "Clopper–Pearson") if recs else ""
     eps = recs[0]["tte_eps"] if recs else None
-    head = [*axes, "n", *shown, "final dist (median)", f"time-to-ε (ε = {_fmt_num(eps)}): KM median [CI]"]
+    head = [*axes, "n", *shown, "final D (median)", f"time-to-ε (ε = {_fmt_num(eps)}): KM median [CI]"]
     lines = [
         f"## {rep['study']}",
         "",

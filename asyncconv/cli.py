@@ -445,6 +445,8 @@ def simulate(
     warm_sq.done()
     for fin, rec in zip(finals, records, strict=True):
         fin.update({k: v for k, v in rec.items() if k not in fin})
+        d = fin.get("dist_final")
+        fin["dist_rel_final"] = None if d is None else d / prob.dist_scale
     summary = _sim_summary(result, finals)
     verdicts = pooled(records)
     if json_out:
@@ -452,6 +454,7 @@ def simulate(
                     "schedule_model": model.to_dict(), "thresholds": thresholds.to_dict(), "summary": summary,
                     "verdicts": verdicts, "replicas": finals})  # fmt: skip
         return
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(
@@ -461,7 +464,7 @@ def simulate(
         "replica",
         "status",
         "f - f_ref",
-        "dist to crit",
+        "D to crit",
         "|g| (one Clarke element)",
         "|u|",
         "ODE time",
@@ -471,7 +474,7 @@ def simulate(
         t.add_column(col, justify="right", no_wrap=True)
     fmt = lambda v: "-" if v is None else f"{v:.3e}"  # noqa: E731
     for rec in finals[:20]:
-        t.add_row(str(rec["replica"]), rec["status"], fmt(rec["f_gap_final"]), fmt(rec["dist_final"]),
+        t.add_row(str(rec["replica"]), rec["status"], fmt(rec["f_gap_final"]), fmt(rec["dist_rel_final"]),
                   fmt(rec["gnorm_final"]), fmt(rec["unorm_final"]), fmt(rec["t_final"]),
                   fmt(rec.get("stationarity_upper")), rec["verdict"])  # fmt: skip
     con = _console()
@@ -479,14 +482,23 @@ def simulate(
     if len(finals) > 20:
         con.print(f"... {len(finals) - 20} more replicas (use --json for all)")
     con.print(
-        f"median f - f_ref {summary['f_gap_median']}, median distance {summary['dist_median']}, "
+        f"median f - f_ref {summary['f_gap_median']}, median D {summary['dist_rel_median']}, "
         f"diverged {summary['diverged']}/{len(finals)}; {summary['wall_s']:.2f} s"
     )
-    fr = verdicts["fractions"]
+    fr, oc = verdicts["fractions"], verdicts["outcomes"]
     con.print(
-        "verdicts: "
-        + ", ".join(f"{v} {fr[v]['k']}/{fr[v]['n']} [{fr[v]['lo']:.2f}, {fr[v]['hi']:.2f}]" for v in fr)
-        + " (95% Clopper-Pearson)"
+        "outcomes: "
+        + ", ".join(f"{o} {oc[o]['k']}/{oc[o]['n']} [{oc[o]['lo']:.2f}, {oc[o]['hi']:.2f}]" for o in oc)
+        + " (95% Clopper-Pearson); verdicts: "
+        + ", ".join(f"{v} {fr[v]['k']}" for v in fr)
+    )
+    for v in fr:  # one reason per verdict: its evidence, in words
+        first = next((r for r in records if r["verdict"] == v), None)
+        if first is not None:
+            con.print(f"  {v} (replica {first['replica']}): {escape(first['reason'])}", soft_wrap=True)
+    con.print(
+        f"D = distance to the critical set / {prob.dist_scale:g} (max(1, |x*|)); converged needs D <= "
+        f"{thresholds.eps:g} at the end, not converging D > {thresholds.stall_dist:g} late in the run"
     )
 
 
@@ -520,6 +532,7 @@ def _sim_summary(result, finals) -> dict[str, Any]:
         "diverged": int(sum(r["status"] == "diverged" for r in finals)),
         "f_gap_median": med("f_gap_final"),
         "dist_median": med("dist_final"),
+        "dist_rel_median": med("dist_rel_final"),
         "gnorm_median": med("gnorm_final"),
         "wall_s": result.info.get("wall_s"),
     }
@@ -859,7 +872,8 @@ def _print_report(rep: dict[str, Any]) -> None:
             f"study {rep['study']}: verdicts ({pct}% Clopper-Pearson), final distance median [q10, q90]"
         ),
     )
-    for col in ("configuration", "n", "converged", "stall", "undec", "div", "dist to crit", "time to eps"):
+    for col in ("configuration", "n", "converging", "not conv (stall+drift)", "undec", "div", "D to crit",
+                "time to eps"):  # fmt: skip
         t.add_column(col, justify="left" if col == "configuration" else "right", no_wrap=True)
     for c in rep["configs"]:
         if not c["replicas"]:
@@ -867,8 +881,10 @@ def _print_report(rep: dict[str, Any]) -> None:
             continue
         fr = c["verdicts"]["fractions"]
         te = c["time_to_eps"]
-        t.add_row(escape(c["label"]), str(c["replicas"]), cell(fr, "converged"), str(fr["stalled"]["k"]),
-                  str(fr["undecided"]["k"]), str(fr["diverged"]["k"]), quant(c["final"]["dist_final"]),
+        oc = c["verdicts"]["outcomes"]
+        nc = f"{oc['not converging']['k']} ({fr['stalled']['k']}+{fr['drifting']['k']})"
+        t.add_row(escape(c["label"]), str(c["replicas"]), cell(fr, "converged"), nc,
+                  str(fr["undecided"]["k"]), str(fr["diverged"]["k"]), quant(c["final"]["dist_rel_final"]),
                   f"{fmt(te['median'], 2)} ({te['reached']}/{c['replicas']})")  # fmt: skip
     con.print(t)
     if rep["comparisons"]:
@@ -889,8 +905,12 @@ def _print_report(rep: dict[str, Any]) -> None:
             "a, b: the fraction for verdicts, the median for metrics, the count that reached eps for time to eps"
         )
     eps = rep["thresholds"]["eps"]
-    con.print(f"time to eps: median ODE time until the distance to the critical set (else f - f_ref) <= {eps:g} "
-              "(Kaplan-Meier; reached/replicas); --json has intervals and all quantiles")  # fmt: skip
+    con.print(f"D: distance to the critical set / max(1, |x*|); time to eps: median ODE time until D (else "
+              f"f - f_ref) <= {eps:g}, the eps of 'converged' (Kaplan-Meier; reached/replicas); --json has "
+              "intervals, all quantiles and each verdict's evidence is in the summary")  # fmt: skip
+    if 1 in rep.get("verdict_rules", []):
+        con.print("note: this store's verdicts follow the rules before version 2 (no 'drifting'; a stall "
+                  "could rest on gradient sampling); run the spec into a new directory for the current ones")  # fmt: skip
     if not rep["complete"]:
         con.print("note: the study is incomplete; 'asyncconv study resume DIR' finishes it")
 

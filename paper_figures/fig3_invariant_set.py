@@ -8,11 +8,12 @@ f(x) = |x1 − x2| + (x1 + x2)/2 + (x1 + x2)²/2 with blocks {x1}, {x2}, started
 {(t, t) : t ∈ [−3/4, 1/4]}, the Clarke-critical point x* = (−1/4, −1/4), and the paths of a few
 replicas through the iterates stored at probes uniform in ODE time (``probe_x``); the row below
 zooms on x* with the same axes in every panel, and the verdict counts come from the study report.
-(e) the fraction of replicas converged to x* (and stalled) against the compute-time jitter h of
+(e) the fraction of replicas converged to x* (and not converging: stalled or drifting on the
+segment, and undecided) against the compute-time jitter h of
 two PASSM workers with compute times uniform on [1 − h, 1 + h], with 95 % Clopper–Pearson
 intervals from the report; h = 0 (exactly equal compute times) is drawn left of the break in the
-log axis. (f) the final distance
-to x* against h (median and 10–90 % range over replicas).
+log axis. (f) the final distance D
+to x* against h (median and 10–90 % range over replicas), with the verdicts' ε and stall distance.
 
 Run::
 
@@ -61,7 +62,7 @@ def _verdicts(rep: dict, cid: int) -> str:
     fr = next(c for c in rep["configs"] if c["id"] == cid).get("verdicts", {}).get("fractions", {})
     parts = [
         f"{v} {fr[v]['k']}/{fr[v]['n']}"
-        for v in ("converged", "stalled", "undecided")
+        for v in ("converged", "stalled", "drifting", "undecided")
         if fr.get(v, {}).get("k")
     ]
     return ", ".join(parts) or "no finished replicas"
@@ -123,7 +124,8 @@ def phase_panels(fig, res, rep) -> None:
 def _fractions(rep: dict, verdict: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     h, p, lo, hi = [], [], [], []
     for c in rep["configs"]:
-        fr = c.get("verdicts", {}).get("fractions", {}).get(verdict)
+        v = c.get("verdicts", {})
+        fr = v.get("outcomes", {}).get(verdict) if verdict == "not converging" else v.get("fractions", {}).get(verdict)
         if fr is None:
             continue
         h.append(float(c["labels"][JITTER_KEY]))
@@ -177,7 +179,7 @@ def jitter_panels(fig, res, rep) -> None:
     hmax = 1.0
     zero = 1e-4
     for verdict, colour, marker, dx in (
-        ("converged", CONV, "o", 1.0), ("stalled", STALL, "s", 1.12), ("undecided", "0.55", "^", 0.89)
+        ("converged", CONV, "o", 1.0), ("not converging", STALL, "s", 1.12), ("undecided", "0.55", "^", 0.89)
     ):  # fmt: skip
         h, p, lo, hi = _fractions(rep, verdict)
         if not h.size:
@@ -198,7 +200,7 @@ def jitter_panels(fig, res, rep) -> None:
     q = []
     for hv in hs:
         ids = [i for i, v in key.items() if v == hv]
-        d = s.loc[s["config"].isin(ids), "dist_final"].to_numpy(np.float64)
+        d = s.loc[s["config"].isin(ids), "dist_rel_final"].to_numpy(np.float64)
         d = d[np.isfinite(d)]
         q.append(np.quantile(d, (0.1, 0.5, 0.9)) if d.size else (np.nan,) * 3)
     q = np.asarray(q)
@@ -206,12 +208,13 @@ def jitter_panels(fig, res, rep) -> None:
     _errorbar(b, x, q[:, 1], q[:, 0], q[:, 2], hs > 0, fmt="o", color="k")
     _h_axis(b, zero, max(1.0, float(hs.max())))
     b.set_yscale("log")
-    tol = rep["thresholds"].get("dist_tol")
-    if tol:
-        b.axhline(float(tol), color="0.35", ls=":", lw=0.8)
-        b.text(0.02, float(tol), f"verdict tolerance {float(tol):g}", transform=b.get_yaxis_transform(),
-               ha="left", va="bottom", fontsize=6.5, color="0.35")  # fmt: skip
-    b.set_ylabel("final ‖x − x*‖\n(median, 10–90 % over replicas)", fontsize=7.5)
+    for key, what in (("eps", "converged: D ≤ ε"), ("stall_dist", "not converging: D > this late")):
+        tol = rep["thresholds"].get(key)
+        if tol:
+            b.axhline(float(tol), color="0.35", ls=":", lw=0.8)
+            b.text(0.02, float(tol), f"{what} ({float(tol):g})", transform=b.get_yaxis_transform(),
+                   ha="left", va="bottom", fontsize=6.5, color="0.35")  # fmt: skip
+    b.set_ylabel("final D = ‖x − x*‖ / max(1, ‖x*‖)\n(median, 10–90 % over replicas)", fontsize=7.5)
     b.set_xlabel("compute-time jitter h", fontsize=7.5)
     b.set_title("(f) distance to x* at the horizon", fontsize=8, loc="left")
     for ax in (a, b):

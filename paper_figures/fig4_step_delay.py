@@ -3,9 +3,11 @@
 Reads the study ``fig4_step_delay`` (spec ``sims/paper/fig4_step_delay.toml``): weighted l1
 (n = 16), abstract model with 4 workers, 8 shared blocks and Pareto delays P(d > x) ~ x^-a, step
 sizes γ_k ~ k^-p. (a) the fraction of replicas converged per cell (colour; the cell text gives the
-counts converged / stalled / undecided out of n, from the study report). (b) the median over
-replicas of the largest step × delay product γ_k·d_k in the last window ("age" at the horizon; the
-theorem needs γ_k·d_k -> 0), on a log colour scale, with the verdict tolerance marked. Both panels
+counts converged out of n, not converging (stalled or drifting) and undecided, from the study
+report). (b) the median over replicas of the largest step × delay product γ_k·d_k in the last
+window ("age" at the horizon; the theorem needs γ_k·d_k -> 0), on a log colour scale, with the
+tolerance of the evidence's assumption check (``age_ok``) marked: it is reported beside the
+verdicts, not folded into them, since it bounds how stale the reads are, not where the iterates go. Both panels
 draw the theoretical boundary a·p = 1 (above and right of it γ_k·d_k -> 0 almost surely).
 
 Run::
@@ -32,7 +34,7 @@ def grid(res, rep):
     ps = sorted({float(c["labels"][P_KEY]) for c in cfgs})
     As = sorted({float(c["labels"][A_KEY]) for c in cfgs})
     shape = (len(As), len(ps))
-    counts = {v: np.zeros(shape, int) for v in ("converged", "stalled", "diverged", "undecided")}
+    counts = {v: np.zeros(shape, int) for v in ("converged", "stalled", "drifting", "diverged", "undecided")}
     n = np.zeros(shape, int)
     age = np.full(shape, np.nan)
     entries = {c["id"]: c for c in rep["configs"]}
@@ -111,14 +113,14 @@ def draw(res, rep) -> object:
             color=col,
             fontweight="bold",
         )
-        rest = f"s {counts['stalled'][i, j]}  u {counts['undecided'][i, j]}"
+        rest = f"n {counts['stalled'][i, j] + counts['drifting'][i, j]}  u {counts['undecided'][i, j]}"
         if counts["diverged"][i, j]:
             rest += f"  d {counts['diverged'][i, j]}"
         _text(a0, j, i - 0.2, rest, fontsize=6, color=col)
     _boundary(a0, ps, As)
     _axes(a0, ps, As)
     _colorbar(fig, im, a0, "fraction converged")
-    a0.set_title("(a) verdicts: converged / n  (s = stalled, u = undecided)", fontsize=8, loc="left")
+    a0.set_title("(a) verdicts: converged / n  (n = not converging, u = undecided)", fontsize=8, loc="left")
     # (b) median final age max γ·d on a log scale
     ok = np.isfinite(age) & (age > 0)
     norm = LogNorm(vmin=float(age[ok].min()), vmax=float(age[ok].max())) if ok.any() else None

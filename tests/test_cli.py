@@ -12,6 +12,7 @@ import pytest
 
 from asyncconv.cli import main
 from asyncconv.schedule import load_schedule
+from asyncconv.theory.verdict import OUTCOMES, VERDICTS
 
 SIMS = Path(__file__).resolve().parents[1] / "sims" / "schedules"
 
@@ -197,7 +198,7 @@ def test_simulate_flags_and_spec(tmp_path, capsys):
     assert res["problem"] == "trap"
     # measures, verdict per replica, pooled fractions with intervals, thresholds recorded
     assert res["thresholds"]["eps"] == 0.01
-    assert all(r["verdict"] in ("converged", "stalled", "diverged", "undecided") for r in res["replicas"])
+    assert all(r["verdict"] in VERDICTS and r["outcome"] == OUTCOMES[r["verdict"]] for r in res["replicas"])
     assert {"dk", "tc", "gs", "ly", "momentum"} <= set(res["replicas"][0]["measures"])
     conv = res["verdicts"]["fractions"]["converged"]
     assert conv["n"] == 2 and 0.0 <= conv["lo"] <= conv["hi"] <= 1.0

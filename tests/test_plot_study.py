@@ -93,7 +93,7 @@ def _panel_titles(root: Path) -> list[str]:
 def test_all_figures_default_outdir(study):
     paths = plot_study(study)
     _check_files(paths, study / "figures")
-    assert _panel_titles(study) == ["objective gap", "distance to the critical set", "momentum"]
+    assert _panel_titles(study) == ["objective gap", "distance D to the critical set", "momentum"]
 
 
 def test_single_configuration(single, tmp_path):

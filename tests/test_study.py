@@ -22,6 +22,7 @@ from asyncconv.study import load_spec, open_results, parse_spec, report, run_stu
 from asyncconv.study import runner as runner_mod
 from asyncconv.study.store import Store, task_name
 from asyncconv.study.tasks import run_task
+from asyncconv.theory.verdict import OUTCOMES, RULES, VERDICTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -210,7 +211,8 @@ def test_store_layout_and_open_results(finished):
     res = open_results(d)
     assert res.complete
     assert len(res.summary) == 2 * 6 and list(res.summary["config"].unique()) == [0, 1]
-    assert set(res.summary["verdict"]) <= {"converged", "stalled", "diverged", "undecided"}
+    assert set(res.summary["verdict"]) <= set(VERDICTS)
+    assert set(res.summary["outcome"]) <= set(OUTCOMES.values()) and set(res.summary["rules"]) == {RULES}
     # per-replica writes per block (the Λ estimates): they add up to the writes
     assert [int(sum(bc)) for bc in res.summary["block_counts"]] == res.summary["writes"].tolist()
     m = res.trajectories["metrics"]
@@ -256,8 +258,10 @@ def test_report_pairs_replicas_and_adjusts(finished):
     fr = c0["verdicts"]["fractions"]
     assert sum(v["k"] for v in fr.values()) == 6
     assert all(0 <= v["lo"] <= v["p"] <= v["hi"] <= 1 for v in fr.values())
-    assert set(c0["final"]["dist_final"]) == {"n", "q10", "q50", "q90"}
-    assert c0["time_to_eps"]["metric"] == "dist"
+    assert set(c0["final"]["dist_rel_final"]) == {"n", "q10", "q50", "q90"}
+    assert c0["time_to_eps"]["metric"] == "dist_rel"
+    assert rep["verdict_rules"] == [RULES]
+    assert sum(v["k"] for v in c0["verdicts"]["outcomes"].values()) == 6
     cmp = rep["comparisons"]
     assert [c["metric"] for c in cmp] == ["converged", "f_gap_final", "time_to_eps"]
     assert all(c["pairs"] == 6 for c in cmp)

@@ -87,7 +87,7 @@ def test_ns2_critical_points_identified_by_f_level():
     prob = make_problem("ns2", 3)
     crit = prob.critical_points
     one = {"n_workers": 1, "timing": {"compute": {"law": "exponential", "mean": 1.0}}}
-    th = Thresholds(dist_tol=2e-2)
+    th = Thresholds(eps=2e-2)
     rng = np.random.default_rng(0)
     small = Iteration(momentum="heavy", m=0.5, g0=0.002, p=0.75, noise="gaussian", noise_scale=0.001)
     for j in range(4):
@@ -122,15 +122,15 @@ def test_trap_random_converges_periodic_stalls_blockwise():
 
 
 def test_constant_steps_are_not_converged():
-    """Control: constant steps wander in a neighbourhood (never settle); decreasing steps with the
-    same noise converge."""
+    """Control: constant steps wander in a neighbourhood of the minimiser (D keeps returning above
+    stall_dist: "drifting", not converging); decreasing steps with the same noise converge."""
     prob = make_problem("weighted_l1", 4)
     model = TWO_RANDOM
     noisy = dict(momentum="heavy", m=0.5, g0=0.05, noise="gaussian", noise_scale=1.0)
     const = evaluate(prob, _run(prob, model, Iteration(clock="constant", **noisy), 50_000, 4))
     decr = evaluate(prob, _run(prob, model, Iteration(p=0.75, **noisy), 400_000, 4))
-    assert all(r["verdict"] == "undecided" for r in const), [r["reason"] for r in const]
-    assert all("still moving" in r["reason"] for r in const)
+    assert not any(r["verdict"] == "converged" for r in const), [r["reason"] for r in const]
+    assert [r["verdict"] for r in const].count("drifting") >= 3, [r["reason"] for r in const]
     assert [r["verdict"] for r in decr].count("converged") >= 3
 
 
@@ -145,7 +145,9 @@ def test_summable_steps_stall_prematurely():
 
 def test_pareto_delays_on_the_wrong_side_of_ap_are_flagged():
     """Control: abstract Pareto(a) delays with steps k^-p; α_k τ_k -> 0 iff a·p > 1. The step x
-    delay product at the horizon separates the two sides, and a·p < 1 is not called converged."""
+    delay product at the horizon separates the two sides and is flagged in the evidence (``age_ok``).
+    It is an assumption check, not a verdict: here the iterates reach the minimiser on both sides
+    (the staleness bounds how old a read is, not where the iterates go)."""
     prob = make_problem("weighted_l1", 4)
 
     def model(a):
@@ -161,7 +163,8 @@ def test_pareto_delays_on_the_wrong_side_of_ap_are_flagged():
     age_good = [r["measures"]["age"] for r in good]
     age_bad = [r["measures"]["age"] for r in bad]
     assert mann_whitney(age_bad, age_good, alternative="greater")["pvalue"] < 1e-3
-    assert sum(r["verdict"] == "converged" for r in bad) < sum(r["verdict"] == "converged" for r in good)
+    assert sum(r["evidence"]["age_ok"] for r in bad) < sum(r["evidence"]["age_ok"] for r in good)
+    assert all(r["verdict"] == "converged" for r in good), [r["reason"] for r in good]
 
 
 # --- shadowing ----------------------------------------------------------------------------------

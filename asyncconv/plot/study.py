@@ -33,10 +33,11 @@ if TYPE_CHECKING:
 __all__ = ["Band", "finished_replicas", "plot_study", "quantile_band"]
 
 #: verdicts in display order, and their colours (Okabe–Ito; undecided in neutral grey)
-VERDICT_ORDER = ("converged", "stalled", "diverged", "undecided")
+VERDICT_ORDER = ("converged", "stalled", "drifting", "diverged", "undecided")
 VERDICT_COLOURS = {
     "converged": PALETTE[2],
     "stalled": PALETTE[4],
+    "drifting": PALETTE[3],
     "diverged": PALETTE[1],
     "undecided": "0.55",
 }
@@ -63,7 +64,7 @@ class _Panel:
 
 PANELS = (
     _Panel("f_gap", "objective gap", "f − f_ref"),
-    _Panel("dist", "distance to the critical set", "dist(x, critical set)"),
+    _Panel("dist", "distance D to the critical set", "D = dist(x, crit) / max(1, ‖x*‖)"),
 )
 MOMENTUM_PANELS = (
     _Panel("unorm", "momentum", "‖u‖ (momentum buffer)"),
@@ -172,9 +173,22 @@ def _bands(res: Results, metrics: list[str]) -> tuple[dict[str, list[Band | None
                 out[m].append(None)
             continue
         vals = arr.isel(config=c).sel(metric=["t", *metrics]).values[reps].astype(np.float64)
+        if "dist" in metrics:  # the one distance of the verdicts: D = dist / dist_scale
+            scale = _dist_scale(res, c)
+            if scale is not None:
+                vals[..., 1 + metrics.index("dist")] /= scale
         for i, m in enumerate(metrics, start=1):
             out[m].append(quantile_band(vals[..., 0], vals[..., i], div))
     return out, counts
+
+
+def _dist_scale(res: Results, config: int) -> float | None:
+    """The problem's distance scale of ``config`` (None in a store written before it was recorded)."""
+    s = res.summary
+    if not len(s) or "dist_scale" not in s:
+        return None
+    v = s.loc[s["config"] == config, "dist_scale"].to_numpy(np.float64)
+    return float(v[0]) if v.size and np.isfinite(v[0]) else None
 
 
 def _finite_values(bands: list[Band | None]) -> np.ndarray:
@@ -243,6 +257,7 @@ def trajectories_figure(res: Results, rep: dict[str, Any]) -> Figure:
         return fig
     logx = _log_time(bands, panels)
     eps, eps_metric = _eps_line(rep)
+    eps_metric = "dist" if eps_metric == "dist_rel" else eps_metric  # D is drawn on the distance panel
     for j, p in enumerate(panels):
         ys = _yscale(bands[p.metric], eps if p.metric == eps_metric else None)
         for r in range(n_rows):

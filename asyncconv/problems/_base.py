@@ -449,6 +449,19 @@ class Problem:
             call_grad(self.spec.grad.compiled, self.prm, self.data, x, lo, hi, ids, out)
         return out
 
+    @property
+    def dist_scale(self) -> float:
+        """s in the one distance that verdicts, time-to-ε and reports use, D(x) = dist(x, S) / s with
+        s = max(1, max_c ||c||) over the catalogued critical points (1 when none is catalogued).
+
+        measures.md §5.1 divides by max(1, ||x*||). A per-problem constant (the largest catalogued
+        norm rather than the nearest point's) keeps D a scaled distance to the set, monotone in the
+        absolute distance the kernels record, so the same D can be read off every checkpoint and
+        probe. It differs from the nearest point's norm only for catalogues of unequal norms (the
+        double wells: 2 instead of 0..2)."""
+        c = self.critical_points
+        return max(1.0, float(np.linalg.norm(c, axis=1).max())) if c.shape[0] else 1.0
+
     def distance_to_critical(self, x: Any) -> float:
         """Distance from x to the known critical set: ``spec.distance`` when the problem gives one
         (e.g. a product set too large to list), else min_c ||x - c|| over ``critical_points``

@@ -72,6 +72,19 @@ def _full_gradient_norm(fgrad, prm, data, x, gfull, idx0):
 
 
 @jit
+def _distance(x, crit):
+    """min_c ||x - crit[c]|| (absolute), NaN when no critical point is catalogued."""
+    best = np.inf
+    for c in range(crit.shape[0]):
+        s = 0.0
+        for i in range(x.shape[0]):
+            d = x[i] - crit[c, i]
+            s += d * d
+        best = min(best, s)
+    return math.sqrt(best) if crit.shape[0] > 0 else np.nan
+
+
+@jit
 def _record(row, k, t, fvalue, fgrad, prm, data, x, f_ref, crit, u, xprev, tprev, stale, gfull, idx0, age):
     n = x.shape[0]
     row[M_AGE] = age
@@ -80,14 +93,7 @@ def _record(row, k, t, fvalue, fgrad, prm, data, x, f_ref, crit, u, xprev, tprev
     row[M_T] = t
     row[M_F] = f
     row[M_FGAP] = f - f_ref  # NaN when no reference value is known
-    best = np.inf
-    for c in range(crit.shape[0]):
-        s = 0.0
-        for i in range(n):
-            d = x[i] - crit[c, i]
-            s += d * d
-        best = min(best, s)
-    row[M_DIST] = math.sqrt(best) if crit.shape[0] > 0 else np.nan
+    row[M_DIST] = _distance(x, crit)
     row[M_GNORM] = _full_gradient_norm(fgrad, prm, data, x, gfull, idx0)
     s = 0.0
     for r in range(u.shape[0]):
@@ -128,8 +134,10 @@ def _rebuild(x, y, a, e, k, v_lo, hist_len, log_lo, log_hi, log_val, cut_ptr, cu
 
 
 @jit
-def _probe(row, xrow, k, t, fvalue, prm, data, x, u):
-    """A probe: (k, t, f, ||u||) after write k - 1, and x when ``xrow`` has room for it (n, not 0)."""
+def _probe(row, xrow, k, t, fvalue, prm, data, x, u, crit):
+    """A probe: (k, t, f, ||u||, dist) after write k - 1, and x when ``xrow`` has room for it (n,
+    not 0). The distance to the catalogued critical points is recorded at the probes too, because
+    the probes are uniform in ODE time: the verdicts judge the late trajectory from them."""
     row[0] = k
     row[1] = t
     row[2] = fvalue(prm, data, x)
@@ -138,6 +146,7 @@ def _probe(row, xrow, k, t, fvalue, prm, data, x, u):
         for i in range(x.shape[0]):
             s += u[r, i] * u[r, i]
     row[3] = math.sqrt(s)
+    row[4] = _distance(x, crit)
     if xrow.shape[0] == x.shape[0]:
         for i in range(x.shape[0]):
             xrow[i] = x[i]
@@ -348,7 +357,7 @@ def advance(
             next_ckpt += 1
             tau *= ratio
         while next_probe < n_probe and t >= probe_t[next_probe]:
-            _probe(out_probe[next_probe], out_probe_x[next_probe], k + 1, t, fvalue, prm, data, x, u)
+            _probe(out_probe[next_probe], out_probe_x[next_probe], k + 1, t, fvalue, prm, data, x, u, crit)
             next_probe += 1
     if status == STATUS_FINISHED and k_stop == K and K > 0 and k_start < K:
         _record(out_metrics[n_ckpt], K, t, fvalue, fgrad, prm, data, x, f_ref, crit, u, xprev, t_prev,

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 METRIC_NAMES = _kernels.METRIC_NAMES
-PROBE_NAMES = ("k", "t", "f", "unorm")
+PROBE_NAMES = ("k", "t", "f", "unorm", "dist")
 STATUS = ("finished", "diverged")
 DEFAULT_PROBES = 64
 #: delay histogram bins 0 .. DELAY_HIST_BINS - 2; the last bin counts delays >= DELAY_HIST_BINS - 1
@@ -78,7 +78,7 @@ class SimResult:
     status : ndarray of str, shape (R,)  ("finished" or "diverged")
     writes_done : ndarray, shape (R,)
     probes : ndarray, shape (R, Q, 4)
-        Columns ``PROBE_NAMES`` (k, t, f, unorm) at the first write whose ODE time reaches each
+        Columns ``PROBE_NAMES`` (k, t, f, unorm, dist) at the first write whose ODE time reaches each
         probe time ``probe_frac · T`` (uniform in ODE time by default, for window checks); NaN
         where not reached.
     probe_x : ndarray, shape (R, Q, n) or (R, Q, 0)

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from asyncconv.study.spec import VERDICT_METRICS
 from asyncconv.study.store import Results, open_results
 
 __all__ = ["FINAL_METRICS", "report", "time_to_eps"]
 
 #: final metrics summarised by quantiles in the report
-FINAL_METRICS = ("f_gap_final", "dist_final", "stationarity_upper", "unorm_final", "age_final", "t_final")
+FINAL_METRICS = ("f_gap_final", "dist_rel_final", "stationarity_upper", "unorm_final", "age_final", "t_final")
 QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -32,20 +33,35 @@ def _records(df) -> list[dict[str, Any]]:
 
 
 def time_to_eps(res: Results, config: int, eps: float) -> tuple[np.ndarray, np.ndarray, str]:
-    """First ODE time at which the distance to the critical set (where catalogued; else f − f_ref)
-    is <= ``eps``, per finished replica of ``config``, right-censored at the horizon.
+    """First ODE time at which the distance D = dist / dist_scale to the critical set is <= ``eps``
+    (the one distance and the one ε of the verdicts: a converged run has reached it), read from the
+    checkpoints and the probes together; where no critical point is catalogued, f − f_ref. Per
+    finished replica of ``config``, right-censored at the horizon.
 
-    Returns (time (R,), observed (R,), metric name)."""
+    Returns (time (R,), observed (R,), metric name: "dist_rel", "dist" (a store written before the
+    scale was recorded) or "f_gap")."""
     from asyncconv.theory.stats import first_passage
 
     m = res.trajectories["metrics"].isel(config=config)
-    done = np.sort(res.summary.loc[res.summary["config"] == config, "replica"].to_numpy())
+    rows = res.summary.loc[res.summary["config"] == config].sort_values("replica")
+    done = rows["replica"].to_numpy()
     t = m.sel(metric="t").values[done].astype(np.float64)
-    metric = "dist"
     vals = m.sel(metric="dist").values[done].astype(np.float64)
-    if not np.isfinite(vals).any():
+    metric = "dist"
+    if np.isfinite(vals).any():
+        pr = res.trajectories["probes"].isel(config=config)
+        if "dist" in list(pr["field"].values):
+            t = np.concatenate([t, pr.sel(field="t").values[done].astype(np.float64)], axis=1)
+            vals = np.concatenate([vals, pr.sel(field="dist").values[done].astype(np.float64)], axis=1)
+        scale = rows["dist_scale"].to_numpy(dtype=np.float64)
+        if np.isfinite(scale).all():
+            vals = vals / scale[:, None]
+            metric = "dist_rel"
+    else:
         metric = "f_gap"
         vals = m.sel(metric="f_gap").values[done].astype(np.float64)
+    order = np.argsort(t, axis=1, kind="stable")  # NaN times last
+    t, vals = np.take_along_axis(t, order, axis=1), np.take_along_axis(vals, order, axis=1)
     time, observed = first_passage(t, vals, eps)
     return time, observed, metric
 
@@ -99,8 +115,10 @@ def report(root: str | Path | Results, level: float = 0.95) -> dict[str, Any]:
     adj = holm([c["pvalue"] for c in comparisons])
     for c, p in zip(comparisons, adj, strict=True):
         c["pvalue_holm"] = p
+    rules = sorted({int(r) for r in summ["rules"]}) if len(summ) else []
     return {
         "study": spec["name"],
+        "verdict_rules": rules,
         "description": spec["description"],
         "dir": str(res.root),
         "complete": res.complete,
@@ -110,6 +128,14 @@ def report(root: str | Path | Results, level: float = 0.95) -> dict[str, Any]:
         "configs": configs,
         "comparisons": comparisons,
     }
+
+
+def _indicator(df, metric: str) -> np.ndarray:
+    """Per replica: is the verdict ``metric`` (or, for "not_converging", stalled or drifting)?"""
+    from asyncconv.theory.verdict import NOT_CONVERGING
+
+    want = NOT_CONVERGING if metric == "not_converging" else (metric,)
+    return df["verdict"].isin(want).to_numpy()
 
 
 def _partner(configs: list[dict[str, Any]], c: dict[str, Any], axis: str, b: str) -> dict[str, Any] | None:
@@ -147,13 +173,12 @@ def _comparisons(res: Results, spec: dict[str, Any], tte) -> list[dict[str, Any]
                     "axis": axis, "a": a, "b": b, "context": context, "config_a": ca["id"], "config_b": cb["id"],
                     "metric": metric, "pairs": len(common),
                 }  # fmt: skip
-                if metric in ("converged", "stalled", "diverged"):
-                    r = mcnemar_exact(
-                        (da["verdict"] == metric).to_numpy(), (db["verdict"] == metric).to_numpy()
-                    )
+                if metric in VERDICT_METRICS:
+                    ia, ib = _indicator(da, metric), _indicator(db, metric)
+                    r = mcnemar_exact(ia, ib)
                     row.update(test="exact McNemar (paired)", result=r, pvalue=r.get("pvalue"))
-                    row["a_value"] = float((da["verdict"] == metric).mean())
-                    row["b_value"] = float((db["verdict"] == metric).mean())
+                    row["a_value"] = float(ia.mean())
+                    row["b_value"] = float(ib.mean())
                 elif metric == "time_to_eps":
                     ta, oa, _ = tte[ca["id"]]
                     tb, ob, _ = tte[cb["id"]]

@@ -63,13 +63,15 @@ STUDY_KEYS = ("name", "seed", "replicas", "events", "batch", "checkpoints", "pro
 #: largest store of iterates at probes (probe_x), in float32 values
 MAX_PROBE_X = 500_000_000
 COMPARE_KEYS = ("axis", "a", "b", "metrics")
+#: verdict indicators a comparison can pair ("not_converging": stalled or drifting)
+VERDICT_METRICS = ("converged", "not_converging", "stalled", "drifting", "diverged", "undecided")
 #: what a comparison can test: a verdict indicator (exact McNemar, paired by replica), a final
-#: metric (Wilcoxon signed-rank, paired) or time-to-ε (log-rank on the right-censored times)
+#: metric (Wilcoxon signed-rank, paired; dist_rel_final is the one distance D, dist_final the
+#: absolute distance) or time-to-ε (log-rank on the right-censored times)
 COMPARE_METRICS = (
-    "converged",
-    "stalled",
-    "diverged",
+    *VERDICT_METRICS,
     "f_gap_final",
+    "dist_rel_final",
     "dist_final",
     "stationarity_upper",
     "time_to_eps",

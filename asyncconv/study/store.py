@@ -44,7 +44,9 @@ from asyncconv.study.spec import StudySpec, parse_spec
 
 __all__ = ["Results", "Store", "open_results", "task_name"]
 
-FORMAT = 1
+#: 2: probes record the distance to the critical set (``dist``), summaries the verdict rules 2
+#: (``outcome``, ``rules``, ``evidence``, ``dist_rel_final``, ``dist_scale``)
+FORMAT = 2
 
 
 def task_name(config: int, r0: int) -> str:
@@ -91,6 +93,18 @@ class Store:
         self.check_sources(spec, info)
         return spec
 
+    def check_format(self) -> None:
+        """Refuse to add to a store written in an earlier format (it stays readable: report, plot)."""
+        path = self.root / "manifest.json"
+        have = json.loads(path.read_text()).get("format", 1) if path.is_file() else FORMAT
+        if have < FORMAT:
+            raise ConfigError(
+                "DIR",
+                f"{self.root} was written by an earlier asyncconv (store format {have}, verdict rules 1, "
+                f"no distance at the probes); it can still be reported and plotted but not resumed: run "
+                f"the spec into a new directory",
+            )
+
     def check_sources(self, spec: StudySpec, info: dict[str, Any] | None = None) -> None:
         """Refuse a spec whose problem files changed since the store was created (their sha256
         ``digest`` is recorded per configuration), naming the file."""
@@ -113,6 +127,7 @@ class Store:
         """Lay out a new store for ``spec``, or check that an existing one holds the same study."""
         if self.exists:
             info = json.loads((self.root / "study.json").read_text())
+            self.check_format()
             self.check_sources(spec, info)
             have = info["fingerprint"]
             if have != spec.fingerprint():
@@ -345,6 +360,7 @@ def open_results(root: str | Path) -> Results:
             if frames
             else pd.DataFrame()
         )
+    summary = _upgrade_summary(summary)
     ds = xr.open_zarr(root / "trajectories.zarr", consolidated=False)
     ds = ds.assign_coords(
         config=np.arange(ds.sizes["config"]),
@@ -359,3 +375,20 @@ def open_results(root: str | Path) -> Results:
         else pooled_schedules(root, spec)
     )
     return Results(root, spec, manifest, configs, summary, ds, schedules)
+
+
+def _upgrade_summary(summary):
+    """Give a summary written before verdict rules 2 the columns of the current one: ``rules`` = 1,
+    ``outcome`` from its verdict, and NaN/empty ``dist_rel_final``, ``dist_scale``, ``evidence``
+    (the distance scale was not recorded; reports say that its verdicts follow the old rules)."""
+    from asyncconv.theory.verdict import outcome
+
+    if not len(summary) or "rules" in summary.columns:
+        return summary
+    summary = summary.copy()
+    summary["rules"] = 1
+    summary["outcome"] = [outcome(v) for v in summary["verdict"]]
+    summary["dist_rel_final"] = np.nan
+    summary["dist_scale"] = np.nan
+    summary["evidence"] = "{}"
+    return summary

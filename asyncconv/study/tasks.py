@@ -26,6 +26,8 @@ SUMMARY_COLUMNS = (
     "replica",
     "status",
     "verdict",
+    "outcome",
+    "rules",
     "reason",
     "critical_point",
     "f_level",
@@ -35,6 +37,8 @@ SUMMARY_COLUMNS = (
     "f_final",
     "f_gap_final",
     "dist_final",
+    "dist_rel_final",
+    "dist_scale",
     "gnorm_final",
     "unorm_final",
     "velocity_final",
@@ -49,6 +53,7 @@ SUMMARY_COLUMNS = (
     "delay_mean",
     "delay_max",
     "block_counts",
+    "evidence",
 )
 
 
@@ -56,7 +61,9 @@ SUMMARY_COLUMNS = (
 class TaskResult:
     """What one task returns to the runner (small: no iterates, no schedules).
 
-    rows : list of dict   (one per replica; SUMMARY_COLUMNS plus ``measures`` as JSON text)
+    rows : list of dict   (one per replica; SUMMARY_COLUMNS plus ``measures`` as JSON text;
+                           ``evidence`` is the verdict's evidence as JSON text, ``dist_rel_final``
+                           the one distance D = dist_final / dist_scale of verdicts and time-to-ε)
     metrics : ndarray, shape (r1 - r0, checkpoints + 1, len(METRIC_NAMES)), float32
     probes : ndarray, shape (r1 - r0, probes, len(PROBE_NAMES)), float32
     probe_x : ndarray, shape (r1 - r0, probes, n) float32, or None  (iterates at the probes)
@@ -148,7 +155,7 @@ def run_task(
     for i, (fin, rec) in enumerate(zip(finals, records, strict=True)):
         rows.append(
             summary_row(config["id"], r0 + i, fin, rec, float(delay["mean"][i]), int(delay["max"][i]),
-                        res.block_counts[i])
+                        res.block_counts[i], problem.dist_scale)
         )  # fmt: skip
     stats = None
     if r0 == 0:
@@ -180,9 +187,11 @@ def summary_row(
     delay_mean: float,
     delay_max: int,
     block_counts: np.ndarray,
+    dist_scale: float = 1.0,
 ) -> dict[str, Any]:
     """One row of the summary table from ``SimResult.final()`` and ``evaluate_replica`` output;
-    ``block_counts`` (B,) are the replica's writes per block (the estimates of the rates Λ)."""
+    ``block_counts`` (B,) are the replica's writes per block (the estimates of the rates Λ);
+    ``dist_scale`` the problem's (``Problem.dist_scale``)."""
     meas = rec.get("measures", {})
     mom = meas.get("momentum") or {}
     cp = rec.get("critical_point")
@@ -191,6 +200,8 @@ def summary_row(
         "replica": int(replica),
         "status": rec["status"],
         "verdict": rec["verdict"],
+        "outcome": rec.get("outcome", ""),
+        "rules": int(rec.get("rules", 1)),
         "reason": rec.get("reason", ""),
         "critical_point": None if cp is None else str(cp),
         "f_level": rec.get("f_level"),
@@ -205,8 +216,13 @@ def summary_row(
         "delay_mean": float(delay_mean),
         "delay_max": int(delay_max),
         "block_counts": [int(c) for c in block_counts],
+        "dist_scale": float(dist_scale),
     }
     for key in ("t", "f", "f_gap", "dist", "gnorm", "unorm", "velocity", "staleness", "age"):
         row[f"{key}_final"] = _num(fin.get(f"{key}_final"))
+    row["dist_rel_final"] = row["dist_final"] / float(dist_scale)
     row["measures"] = json.dumps(meas, sort_keys=True, default=json_default, allow_nan=True)
+    row["evidence"] = json.dumps(
+        rec.get("evidence", {}), sort_keys=True, default=json_default, allow_nan=True
+    )
     return row

@@ -10,16 +10,28 @@
 """
 
 from asyncconv.theory.measures import MEASURES, MeasureInvalid
-from asyncconv.theory.verdict import VERDICTS, Thresholds, evaluate, evaluate_replica, pooled
+from asyncconv.theory.verdict import (
+    NOT_CONVERGING,
+    OUTCOMES,
+    VERDICTS,
+    Thresholds,
+    evaluate,
+    evaluate_replica,
+    outcome,
+    pooled,
+)
 
 __all__ = [
     "MEASURES",
+    "NOT_CONVERGING",
+    "OUTCOMES",
     "VERDICTS",
     "MeasureInvalid",
     "Thresholds",
     "default_tail",
     "evaluate",
     "evaluate_replica",
+    "outcome",
     "pooled",
 ]
 

@@ -91,8 +91,8 @@ def _hull_norm(vectors: np.ndarray) -> float:
 def distance_known(problem: Problem, x: np.ndarray) -> dict[str, Any]:
     """DK (measures.md §5.1): distance to the catalogued critical points and the f-gap.
 
-    Returns ``dist`` = min_c ||x − c||, ``dist_rel`` = dist / max(1, ||c*||) for the nearest
-    catalogued point c*, ``nearest`` (its row index, None when none is catalogued), ``complete``
+    Returns ``dist`` = min_c ||x − c||, ``dist_rel`` = dist / ``problem.dist_scale`` (the one
+    distance of the verdicts and time-to-ε: dist / max(1, max_c ||c||)), ``nearest`` (its row index, None when none is catalogued), ``complete``
     (True when the catalogue is the whole Clarke-critical set: only then is a large distance
     evidence of non-criticality), ``f`` and ``f_gap`` = f(x) − f_ref (None without f_ref).
     For NS2 the f-level k = round(f · 2^n) names the critical point reached (problems.md §3).
@@ -111,7 +111,7 @@ def distance_known(problem: Problem, x: np.ndarray) -> dict[str, Any]:
         out.update(
             dist=float(problem.distance_to_critical(x)),
             nearest=j,
-            dist_rel=float(d[j] / max(1.0, float(np.linalg.norm(crit[j])))),
+            dist_rel=float(problem.distance_to_critical(x) / problem.dist_scale),
         )
     else:
         out.update(dist=None, nearest=None, dist_rel=None)

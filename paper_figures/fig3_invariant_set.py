@@ -125,7 +125,11 @@ def _fractions(rep: dict, verdict: str) -> tuple[np.ndarray, np.ndarray, np.ndar
     h, p, lo, hi = [], [], [], []
     for c in rep["configs"]:
         v = c.get("verdicts", {})
-        fr = v.get("outcomes", {}).get(verdict) if verdict == "not converging" else v.get("fractions", {}).get(verdict)
+        fr = (
+            v.get("outcomes", {}).get(verdict)
+            if verdict == "not converging"
+            else v.get("fractions", {}).get(verdict)
+        )
         if fr is None:
             continue
         h.append(float(c["labels"][JITTER_KEY]))

@@ -482,7 +482,7 @@ def simulate(
     if len(finals) > 20:
         con.print(f"... {len(finals) - 20} more replicas (use --json for all)")
     con.print(
-        f"median f - f_ref {summary['f_gap_median']}, median D {summary['dist_rel_median']}, "
+        f"median f - f_ref {fmt(summary['f_gap_median'])}, median D {fmt(summary['dist_rel_median'])}, "
         f"diverged {summary['diverged']}/{len(finals)}; {summary['wall_s']:.2f} s"
     )
     fr, oc = verdicts["fractions"], verdicts["outcomes"]

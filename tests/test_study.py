@@ -480,3 +480,42 @@ def test_incomplete_study_pools_the_finished_schedules(tmp_path, finished):
     np.testing.assert_array_equal(res.schedules["1"]["delay_hist"], full.schedules["1"]["delay_hist"])
     assert res.schedules["1"]["replicas"] == 6
     assert s0["replica0"]["delay"]["mean"] == f0["replica0"]["delay"]["mean"]
+
+
+def test_converged_runs_have_reached_eps(finished):
+    """One distance and one eps: every converged replica's time-to-eps is observed (issue 13)."""
+    d = finished[1][2][0]
+    res = open_results(d)
+    from asyncconv.study.report import time_to_eps
+
+    for c in res.spec["configs"]:
+        rows = res.summary[res.summary["config"] == c["id"]].sort_values("replica")
+        _, observed, metric = time_to_eps(res, c["id"], res.spec["thresholds"]["eps"])
+        assert metric == "dist_rel"
+        assert observed[(rows["verdict"] == "converged").to_numpy()].all()
+        ev = [json.loads(e) for e in rows["evidence"]]
+        assert all(e["rule"] in ("a", "b", "c", "d", None) for e in ev)
+
+
+def test_store_of_earlier_format_reads_but_does_not_resume(finished, tmp_path):
+    """A store written before verdict rules 2 (format 1: no probe distances, no outcome/evidence
+    columns) is still reported and plotted; resuming it is refused with one line."""
+    import shutil
+
+    src = finished[1][2][0]
+    old = tmp_path / "old"
+    shutil.copytree(src, old)
+    man = json.loads((old / "manifest.json").read_text())
+    man["format"] = 1
+    (old / "manifest.json").write_text(json.dumps(man))
+    summ = pd.read_parquet(old / "summary.parquet")
+    summ = summ.drop(columns=["outcome", "rules", "evidence", "dist_rel_final", "dist_scale"])
+    summ["verdict"] = summ["verdict"].replace({"drifting": "undecided"})
+    summ.to_parquet(old / "summary.parquet")
+    rep = report(old)
+    assert rep["verdict_rules"] == [1]
+    assert rep["configs"][0]["time_to_eps"]["metric"] == "dist"  # the scale was not recorded
+    assert sum(v["k"] for v in rep["configs"][0]["verdicts"]["outcomes"].values()) == 6
+    with pytest.raises(ConfigError, match="store format 1.*not resumed"):
+        Store(old).create(Store(old).spec())
+    assert main(["study", "report", str(old)]) in (0, None)

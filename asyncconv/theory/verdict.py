@@ -15,7 +15,7 @@ critical set S (measures.md §5.1; time-to-ε uses the same D and the same ε). 
   radius ``eps`` (the trajectory certificate TC, or gradient sampling GS) is ≤ ``stat_tol``.
   The critical point reached is named when catalogued (for NS2 also the f-level);
 * **not converging** — the late trajectory stays at a certified distance from the critical set,
-  and is not still approaching it (D's maximum over Q4 is more than half its maximum over Q3) or
+  and is not still approaching it or
   still descending (the medians of f over the four eighths of [T/2, T] strictly decrease by more
   than ``settle_tol``; ignored once the ODE clock has stopped, Σγ < ∞). The distance is
   certified by
@@ -25,6 +25,11 @@ critical set S (measures.md §5.1; time-to-ε uses the same D and the same ε). 
   η = 2·L̂·δ, δ = ``stall_dist``·dist_scale and L̂ the largest piece-gradient norm at x, so that
   every piece active anywhere in B(x, δ) is η-active at x and no Clarke-critical point lies
   within δ (up to the pieces' gradient variation over δ; regular sum-of-max problems only).
+  "Still approaching": D's maximum shrinks from Q2 = [T/4, T/2) to Q3 and from Q3 to Q4, each time
+  to at most min(0.9, (1 + ρ)/2) of the previous one, where ρ (e.g. γ̄(Q4)/γ̄(Q3)) is how much the
+  mean step shrank (Δt/Δk from the records; one fall alone is common for a drifting run): chatter
+  around a critical point has a size proportional to the step (k^-1/2 steps shrink it slowly, by
+  ρ ≈ 0.7 per quarter of ODE time), a run on a non-critical set keeps its distance.
   It is split into **stalled** (f settled) and **drifting** (f still moving), and flagged
   ``blockwise_critical`` where the blockwise measure b_η ≤ ``stat_tol`` at the final point (the
   product field (P) of measures.md §3);
@@ -87,8 +92,9 @@ OUTCOMES = {
 }
 #: version of the verdict rules (1: the horizon-only rules of stores written before it was recorded)
 RULES = 2
-#: D's maximum over Q4 at most this share of its maximum over Q3: the run is still approaching
-APPROACH_RATIO = 0.5
+#: the largest share of Q3's maximum of D that Q4's may keep for the run to count as approaching
+#: when the steps do not shrink (constant steps: chatter whose size does not decay)
+APPROACH_CAP = 0.9
 #: thresholds of earlier rules, refused with what replaced them
 _REMOVED = {
     "dist_tol": "removed: converged and time-to-eps share thresholds.eps (one distance everywhere)",
@@ -190,7 +196,8 @@ def late_distance(metrics: np.ndarray, probes: np.ndarray, scale: float) -> dict
 
     ``metrics`` (checkpoints, len(METRIC_NAMES)) and ``probes`` (Q, len(PROBE_NAMES)) of one
     replica. Returns None without distances; else ``T``, ``n_q3``, ``n_q4`` (records in
-    Q3 = [T/2, 3T/4) and Q4 = [3T/4, T]), ``max_q3``, ``max_q4``, ``min_q4``, ``min_late`` and
+    Q3 = [T/2, 3T/4) and Q4 = [3T/4, T]), ``max_q2`` (over [T/4, T/2)), ``max_q3``, ``max_q4``,
+    ``min_q4``, ``min_late``, ``step_ratio`` and ``step_ratio_23`` (mean step Q4/Q3 and Q3/Q2) and
     ``end`` (D at the last record), None where a quarter holds no record.
     """
     t, d = _records(metrics, probes, "dist")
@@ -198,11 +205,15 @@ def late_distance(metrics: np.ndarray, probes: np.ndarray, scale: float) -> dict
         return None
     d = d / scale
     T = float(t[-1])
+    q2 = (t >= 0.25 * T) & (t < 0.5 * T)
     q3 = (t >= 0.5 * T) & (t < 0.75 * T)
     q4 = t >= 0.75 * T
     late = t >= 0.5 * T
     return {
         "T": T,
+        "step_ratio": _step_ratio(metrics, probes, (0.5, 0.75), (0.75, 1.0 + 1e-12)),
+        "step_ratio_23": _step_ratio(metrics, probes, (0.25, 0.5), (0.5, 0.75)),
+        "max_q2": float(d[q2].max()) if q2.any() else None,
         "n_q3": int(q3.sum()),
         "n_q4": int(q4.sum()),
         "max_q3": float(d[q3].max()) if q3.any() else None,
@@ -211,6 +222,46 @@ def late_distance(metrics: np.ndarray, probes: np.ndarray, scale: float) -> dict
         "min_late": float(d[late].min()),
         "end": float(d[-1]),
     }
+
+
+def _step_ratio(metrics: np.ndarray, probes: np.ndarray, first: tuple, second: tuple) -> float | None:
+    """γ̄(second) / γ̄(first): how much the mean step (ODE time per write, Δt/Δk between the first
+    and the last record of a window, given as fractions of T) shrank from one quarter of [0, T] to
+    the next; None without two records in each. Chatter around a critical point has a size
+    proportional to the step, so its D shrinks by about this ratio; a run resting or drifting on a
+    non-critical set does not."""
+    t, k = _records(metrics, probes, "k")
+    if not t.size:
+        return None
+    T = float(t[-1])
+    mean = []
+    for a, b in (first, second):
+        sel = (t >= a * T) & (t < b * T)
+        if sel.sum() < 2 or k[sel][-1] <= k[sel][0]:
+            return None
+        mean.append((t[sel][-1] - t[sel][0]) / (k[sel][-1] - k[sel][0]))
+    return float(mean[1] / mean[0]) if mean[0] > 0 else None
+
+
+def _allowed(rho: float | None) -> float:
+    return APPROACH_CAP if rho is None else min(APPROACH_CAP, 0.5 * (1.0 + rho))
+
+
+def _approaching(late: dict[str, Any]) -> tuple[bool, float | None]:
+    """(still approaching, the ratio allowed from Q3 to Q4): D's maximum shrinks from quarter to
+    quarter, Q2 -> Q3 -> Q4, each time to at most min(APPROACH_CAP, (1 + ρ) / 2) of the previous
+    one, ρ the mean step's shrinkage: at least halfway towards what the shrinking steps alone would
+    give chatter around a critical point. Two consecutive shrinkages, because a run drifting on a
+    non-critical set has quarter maxima that rise and fall at random (one fall alone is common)."""
+    q3 = late["max_q3"]
+    if q3 is None or not q3 > 0:
+        return False, None
+    allowed = _allowed(late.get("step_ratio"))
+    approaching = late["max_q4"] <= allowed * q3
+    q2 = late.get("max_q2")
+    if approaching and q2 is not None:
+        approaching = q3 <= _allowed(late.get("step_ratio_23")) * q2
+    return bool(approaching), allowed
 
 
 def _descending(metrics: np.ndarray, probes: np.ndarray, tol: float) -> dict[str, Any]:
@@ -392,8 +443,8 @@ def evaluate_replica(
     away = None
     approaching = False
     if dk["complete"] and late is not None and late["max_q4"] > th.stall_dist:
-        q3 = late["max_q3"]
-        approaching = q3 is not None and late["max_q4"] <= APPROACH_RATIO * q3
+        approaching, allowed = _approaching(late)
+        late["approach_allowed"] = allowed
         if upper is not None and upper <= th.stat_tol and d_end is not None and d_end > th.stall_dist:
             return _decide(
                 out, "undecided",
@@ -418,7 +469,8 @@ def evaluate_replica(
         return _decide(
             out, "undecided",
             f"still approaching: D's maximum fell from {late['max_q3']:.3g} (third quarter) to "
-            f"{late['max_q4']:.3g} (last quarter)", ev,
+            f"{late['max_q4']:.3g} (last quarter; <= {late['approach_allowed']:.2g} x: the steps shrank "
+            f"by {late['step_ratio'] or 1:.2g})", ev,
         )  # fmt: skip
     if away is not None and descending:
         ev["rule"] = None

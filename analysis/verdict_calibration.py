@@ -17,6 +17,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -43,10 +44,12 @@ def table(res) -> tuple[list[int], list[tuple[str, list[str], str]]]:
         for h in horizons:
             rows_h = s[s["config"] == by_h.get(h, -1)].set_index("replica")["outcome"]
             series.append(rows_h)
-            n = {o: int((rows_h == o).sum()) for o in ("converging", "not converging", "undecided", "diverged")}
+            n = {
+                o: int((rows_h == o).sum()) for o in ("converging", "not converging", "undecided", "diverged")
+            }
             cells.append("–" if not len(rows_h) else "/".join(str(v) for v in n.values()))
         flips = 0
-        for a, b in zip(series[:-1], series[1:], strict=True):
+        for a, b in itertools.pairwise(series):
             common = a.index.intersection(b.index)
             flips += int((((a[common] == "converging") & (b[common] == "not converging"))
                           | ((a[common] == "not converging") & (b[common] == "converging"))).sum())  # fmt: skip

@@ -516,6 +516,6 @@ def test_store_of_earlier_format_reads_but_does_not_resume(finished, tmp_path):
     assert rep["verdict_rules"] == [1]
     assert rep["configs"][0]["time_to_eps"]["metric"] == "dist"  # the scale was not recorded
     assert sum(v["k"] for v in rep["configs"][0]["verdicts"]["outcomes"].values()) == 6
-    with pytest.raises(ConfigError, match="store format 1.*not resumed"):
+    with pytest.raises(ConfigError, match=r"store format 1.*not resumed"):
         Store(old).create(Store(old).spec())
     assert main(["study", "report", str(old)]) in (0, None)

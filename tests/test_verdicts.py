@@ -134,8 +134,8 @@ def test_late_distance_window():
 
 
 def test_thresholds_removed_and_inconsistent():
-    with pytest.raises(ConfigError, match="thresholds.dist_tol: removed: converged and time-to-eps share"):
+    with pytest.raises(ConfigError, match=r"thresholds\.dist_tol: removed: converged and time-to-eps share"):
         Thresholds.from_dict({"dist_tol": 0.02})
-    with pytest.raises(ConfigError, match="thresholds.stall_dist: must be >= thresholds.eps"):
+    with pytest.raises(ConfigError, match=r"thresholds\.stall_dist: must be >= thresholds\.eps"):
         Thresholds.from_dict({"eps": 0.05, "stall_dist": 0.02})
     assert outcome("drifting") == outcome("stalled") == "not converging"

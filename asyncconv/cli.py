@@ -872,7 +872,7 @@ def _print_report(rep: dict[str, Any]) -> None:
             f"study {rep['study']}: verdicts ({pct}% Clopper-Pearson), final distance median [q10, q90]"
         ),
     )
-    for col in ("configuration", "n", "converging", "not conv (stall+drift)", "undec", "div", "D to crit",
+    for col in ("configuration", "n", "converging", "not (s+d)", "undec", "div", "D to crit",
                 "time to eps"):  # fmt: skip
         t.add_column(col, justify="left" if col == "configuration" else "right", no_wrap=True)
     for c in rep["configs"]:

@@ -717,20 +717,24 @@ def study_resume(
     """Continue a study from its directory: run only the tasks not yet stored (failed ones again)."""
     from asyncconv.study.store import Store
 
-    st = Store(directory).spec()
+    st = Store(directory).spec(repair=True)
     _run_study_cli(st, directory, scheduler, workers, retries, quiet or json_out, json_out)
 
 
 def _run_study_cli(st, out: Path, scheduler, workers, retries, quiet: bool, json_out: bool) -> None:
     from asyncconv.study import run_study
+    from asyncconv.study.runner import check_scheduler
 
+    check_scheduler(scheduler)
     con = _console()
     say = (lambda msg: None) if quiet else (lambda msg: con.print(msg))
     say(
         f"study {st.name}: {len(st.configs)} configurations x {st.replicas} replicas, {st.n_tasks} tasks -> {out}"
     )
     if quiet:
-        session = run_study(st, out, scheduler=scheduler, workers=workers, retries=retries, log=say)
+        session = run_study(
+            st, out, scheduler=scheduler, workers=workers, retries=retries, log=say, quiet=True
+        )
     else:
         # the bar appears when the work starts (after the workers loaded the kernels), not before
         bar = _progress_bar(rate=True, console=con)
@@ -753,7 +757,11 @@ def _run_study_cli(st, out: Path, scheduler, workers, retries, quiet: bool, json
             bar.stop()
     if json_out:
         _echo_json({"study": st.name, "output": str(out), **session})
+        if not session.get("complete", False):
+            raise SystemExit(1)  # incomplete: the same status with or without --json
         return
+    if session.get("repaired"):
+        say(f"repaired: {session['repaired']}")
     if session.get("nothing_to_do"):
         return
     share = session.get("kernel_share")
@@ -815,6 +823,8 @@ def study_status_cmd(
     st = study_status(directory)
     if json_out:
         _echo_json(st)
+        if st["damaged"]:
+            raise SystemExit(2)
         return
     con = _console()
     t, r = st["tasks"], st["replicas"]
@@ -827,6 +837,34 @@ def study_status_cmd(
     )
     for name, err in st["failures"].items():
         con.print(f"failed {name}: {err}")
+    if st["damaged"]:
+        typer.echo(f"error: DIR: {st['damaged']}", err=True)
+        raise SystemExit(2)
+
+
+@study_app.command("verify")
+def study_verify_cmd(
+    directory: Annotated[Path, typer.Argument(help="Results directory.")],
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Check every file of a study against the checksums recorded when it was written (specs,
+    parts, trajectory chunks, consolidated files); exit status 2 and one line when damaged
+    ('asyncconv study resume DIR' repairs it)."""
+    from asyncconv.study.store import Store
+
+    store = Store(directory)
+    if not Path(directory).is_dir():
+        raise ConfigError("DIR", f"{directory} does not exist")
+    chk = store.verify()
+    if json_out:
+        _echo_json({"dir": str(directory), "ok": chk.ok, "problems": chk.problems, "fatal": chk.fatal,
+                    "tasks_damaged": sorted(chk.tasks), "tasks_verified": chk.verified_tasks})  # fmt: skip
+    elif chk.ok:
+        typer.echo(f"{directory}: ok ({chk.verified_tasks} tasks verified against their checksums)")
+    if not chk.ok:
+        if not json_out:
+            typer.echo(f"error: DIR: {chk.line(Path(directory))}", err=True)
+        raise SystemExit(2)
 
 
 @study_app.command("report")

@@ -81,8 +81,8 @@ def _check_files(paths: list[Path], outdir: Path, formats=("png", "pdf")) -> Non
     assert not plt.get_fignums(), "figures left open"
 
 
-def _panel_titles(root: Path) -> list[str]:
-    res = open_results(root)
+def _panel_titles(root: Path, check: bool = True) -> list[str]:
+    res = open_results(root, check=check)
     fig = trajectories_figure(res, report(res))
     try:
         return [ax.get_title() for ax in fig.axes if ax.get_title()]
@@ -109,6 +109,7 @@ def test_incomplete_study(study, tmp_path):
         "parts/c0001-r000002.parquet",
         "summary.parquet",
         "schedules.json",
+        "complete.json",
     ):
         (root / name).unlink()
     res = open_results(root)
@@ -125,9 +126,10 @@ def test_all_nan_distance_skips_its_panel(study, tmp_path):
     shutil.copytree(study, root, ignore=shutil.ignore_patterns("figures"))
     arr = zarr.open_array(str(root / "trajectories.zarr" / "metrics"), mode="r+")
     dist = list(arr.attrs["fields"]).index("dist")
-    arr[..., dist] = np.nan
-    assert _panel_titles(root) == ["objective gap", "momentum"]
-    _check_files(plot_study(root, tmp_path / "fig"), tmp_path / "fig")
+    arr[..., dist] = np.nan  # as for a problem with no catalogue (the checksums see an edited store)
+    assert _panel_titles(root, check=False) == ["objective gap", "momentum"]
+    res = open_results(root, check=False)
+    _check_files(plot_study(res, tmp_path / "fig"), tmp_path / "fig")
 
 
 def test_band_counts_diverged_as_infinite_and_skips_unreached():

@@ -469,8 +469,8 @@ def test_incomplete_study_pools_the_finished_schedules(tmp_path, finished):
     src = finished[1][1][0]
     d = tmp_path / "partial"
     shutil.copytree(src, d)
-    (d / "summary.parquet").unlink()
-    (d / "schedules.json").unlink()
+    for f in ("summary.parquet", "schedules.json", "complete.json"):
+        (d / f).unlink()
     for ext in ("json", "parquet"):
         (d / "parts" / f"{task_name(0, 2)}.{ext}").unlink()
     res, full = open_results(d), open_results(src)

@@ -23,7 +23,7 @@ from asyncconv.schedule.model import (
 )
 from asyncconv.schedule.schedule import Schedule, load_schedule
 
-__all__ = ["draw_schedule"]
+__all__ = ["draw_schedule", "load_trace"]
 
 
 def draw_schedule(model: ScheduleModel, n_events: int, seed: int | np.random.SeedSequence) -> Schedule:
@@ -144,16 +144,38 @@ def _draw_periodic(model: ScheduleModel, src: PeriodicModel, n: int, owners: np.
     )  # fmt: skip
 
 
-def _draw_trace(model: ScheduleModel, src: TraceModel, n: int) -> Schedule:
-    sched = load_schedule(src.path)
+def load_trace(model: ScheduleModel, src: TraceModel, n: int) -> Schedule:
+    """The recorded schedule of a trace model, checked against the model and the horizon ``n``
+    (and against the recorded sha256 ``src.digest``, when a study recorded one). Errors name
+    ``trace.path``."""
+    import hashlib
+    from pathlib import Path
+
+    path = Path(src.path)
+    if not path.is_file():
+        raise ConfigError("trace.path", f"file not found: {path}")
+    if src.digest is not None:
+        now = hashlib.sha256(path.read_bytes()).hexdigest()
+        if now != src.digest:
+            raise ConfigError(
+                "trace.path",
+                f"{path} changed since the study was created (sha256 {src.digest[:12]} -> {now[:12]}); "
+                "restore it, or run the changed trace as a new study",
+            )
+    try:
+        sched = load_schedule(path)
+    except ConfigError as e:
+        raise ConfigError("trace.path", f"{path}: {e.field}: {e.message}") from None
     if n > sched.n_events:
-        raise ConfigError(
-            "n_events", f"the trace {src.path} has only {sched.n_events} events (asked for {n})"
-        )
+        raise ConfigError("n_events", f"the trace {path} has only {sched.n_events} events (asked for {n})")
     if sched.n_workers != model.n_workers or sched.n_blocks != model.blocks.n_blocks:
         raise ConfigError(
             "trace.path",
             f"the trace has {sched.n_workers} workers and {sched.n_blocks} blocks; "
             f"the model says {model.n_workers} and {model.blocks.n_blocks}",
         )
-    return sched.truncate(n)
+    return sched
+
+
+def _draw_trace(model: ScheduleModel, src: TraceModel, n: int) -> Schedule:
+    return load_trace(model, src, n).truncate(n)

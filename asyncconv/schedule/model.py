@@ -234,16 +234,21 @@ class TraceModel:
     """Replay of a recorded schedule (``.npz`` from ``Schedule.save``, or a CSV trace)."""
 
     path: str
+    #: sha256 of the file, recorded by a study when it is created: drawing refuses a changed file
+    digest: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], path: str = "trace") -> TraceModel:
-        check_keys(data, ("path",), path, ("path",))
+        check_keys(data, ("path", "digest"), path, ("path",))
         if not isinstance(data["path"], str) or not data["path"]:
             raise ConfigError(f"{path}.path", "must be a file path")
-        return cls(data["path"])
+        digest = data.get("digest")
+        if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
+            raise ConfigError(f"{path}.digest", "must be a sha256 hex digest (recorded by a study)")
+        return cls(data["path"], digest)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path}
+        return {"path": self.path} if self.digest is None else {"path": self.path, "digest": self.digest}
 
 
 Source = TimingModel | AbstractModel | PeriodicModel | TraceModel

@@ -44,6 +44,7 @@ import numpy as np
 
 from asyncconv import __version__
 from asyncconv._jit import jit
+from asyncconv.config import ConfigError
 from asyncconv.schedule.blocks import ALL_OWNED
 
 __all__ = ["Schedule", "ScheduleError", "load_schedule", "schedule_from_trace"]
@@ -62,13 +63,9 @@ _ARRAYS = {
 }
 
 
-class ScheduleError(ValueError):
-    """A schedule that breaks the contract (causality, ownership, concurrency, format)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+class ScheduleError(ConfigError):
+    """A schedule that breaks the contract (causality, ownership, concurrency, format), or a
+    schedule file that cannot be read or written; ``field`` names the array, column or file."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,44 +290,101 @@ class Schedule:
     def save(self, path: str | Path) -> Path:
         """Write one ``.npz`` file: the event arrays, ``owners`` and JSON ``meta`` (UTF-8 bytes).
 
-        Readable without asyncconv: ``json.loads(np.load(path)["meta"].tobytes())``.
+        Readable without asyncconv: ``json.loads(np.load(path)["meta"].tobytes())``. An existing
+        schedule (or empty file) at ``path`` is replaced; a directory or any other existing file is
+        refused with :class:`ScheduleError` (field ``output``), so a typo never overwrites data.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise ScheduleError("output", f"{path} is a directory; give a file name ending in .npz")
+        if path.exists() and path.stat().st_size > 0 and not _is_schedule_file(path):
+            raise ScheduleError(
+                "output", f"{path} exists and is not an asyncconv schedule; remove it or choose another name"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ScheduleError(
+                "output", f"cannot write {path}: a file is in the way of the folder {path.parent}"
+            ) from None
         meta = np.frombuffer(json.dumps(self.metadata(), indent=1).encode(), dtype=np.uint8)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:  # an open handle stops numpy from appending ".npz"
-            np.savez(fh, owners=self.owners, meta=meta, **self.arrays())
-        tmp.replace(path)  # atomic: an interrupted save never leaves half a file
+        opened = False
+        try:
+            with open(tmp, "wb") as fh:  # an open handle stops numpy from appending ".npz"
+                opened = True
+                np.savez(fh, owners=self.owners, meta=meta, **self.arrays())
+            tmp.replace(path)  # atomic: an interrupted save never leaves half a file
+        except BaseException:
+            if opened:  # ours: never leave a half-written .tmp behind (disk full, interrupt, ...)
+                tmp.unlink(missing_ok=True)
+            raise
         return path
 
 
+def _is_schedule_file(path: Path) -> bool:
+    """Whether ``path`` is a ``.npz`` whose ``meta`` says it is an asyncconv schedule."""
+    try:  # our own handle: numpy leaks the one it opens when the zip is bad
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            if "meta" not in z.files:
+                return False
+            meta = json.loads(z["meta"].tobytes())
+    except Exception:  # any failure to read it means: not a schedule
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def _is_zip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) in (b"PK\x03\x04", b"PK\x05\x06")  # a member, or an empty archive
+
+
 def load_schedule(path: str | Path) -> Schedule:
-    """Load a schedule saved by :meth:`Schedule.save` (``.npz``) or a CSV trace, and validate it."""
+    """Load a schedule saved by :meth:`Schedule.save` (``.npz``) or a CSV trace, and validate it.
+
+    A missing file raises :class:`FileNotFoundError`; a directory, an empty, foreign, truncated or
+    damaged file raises :class:`ScheduleError` (field ``file``) naming it.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ScheduleError("file", f"{path} is a directory, not an asyncconv schedule (give its .npz file)")
     if not path.is_file():
         raise FileNotFoundError(f"schedule file not found: {path}")
     if path.suffix.lower() == ".csv":
         return load_trace_csv(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
+    if path.stat().st_size == 0:
+        raise ScheduleError("file", f"{path} is empty (0 bytes), not an asyncconv schedule")
+    if not _is_zip(path):
+        raise ScheduleError("file", f"{path} is not an asyncconv schedule (not a .npz archive)")
+    try:  # our own handle: numpy leaks the one it opens when the zip is bad
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            if "meta" not in z.files:
+                raise ScheduleError("file", f"{path} is not an asyncconv schedule (no 'meta' array)")
             meta = json.loads(z["meta"].tobytes())
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                fmt = meta.get("format") if isinstance(meta, dict) else None
+                raise ScheduleError("file", f"{path} is not an asyncconv schedule (format {fmt!r})")
+            missing = [name for name in ("owners", *_ARRAYS) if name not in z.files]
+            if missing:
+                raise ValueError(f"missing array(s) {', '.join(missing)}")
             arrays = {name: z[name] for name in _ARRAYS}
             owners = z["owners"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        raise ScheduleError("file", f"{path} is not an asyncconv schedule ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        if not isinstance(meta, dict):
-            meta = {}
-        raise ScheduleError("file", f"{path} is not an asyncconv schedule (format {meta.get('format')!r})")
-    return Schedule(
-        **arrays,
-        owners=owners,
-        concurrency=int(meta.get("concurrency", 1)),
-        model=meta.get("model"),
-        seed=meta.get("seed"),
-        source=meta.get("source", "trace"),
-    ).validate()
+        sched = Schedule(
+            **arrays,
+            owners=owners,
+            concurrency=int(meta.get("concurrency", 1)),
+            model=meta.get("model"),
+            seed=meta.get("seed"),
+            source=meta.get("source", "trace"),
+        )
+    except (ScheduleError, PermissionError):
+        raise
+    except (OSError, EOFError, KeyError, ValueError, TypeError, NotImplementedError, zipfile.BadZipFile) as e:
+        why = str(e).strip("'\"") or type(e).__name__
+        raise ScheduleError(
+            "file", f"{path} is not an asyncconv schedule (truncated or damaged: {why})"
+        ) from None
+    return sched.validate()
 
 
 def schedule_from_trace(
@@ -363,12 +417,15 @@ def schedule_from_trace(
         Default: the (writer, block) pairs observed, or every block when a write covers the owned set.
     block_versions : (K, B) ints, optional
         Per-block versions of torn reads, non-decreasing in block order, within [read_lo, read_hi].
+
+    Ids and versions may be given as floats (a parsed CSV) but must be finite whole numbers:
+    anything else raises :class:`ScheduleError` naming the array and its first bad row (1-based).
     """
-    writer = np.asarray(writer, dtype=np.int64)
+    writer = _whole_numbers("writer", writer)
     K = len(writer)
-    block = np.asarray(block, dtype=np.int64)
-    read_lo = np.asarray(read_lo, dtype=np.int64)
-    read_hi = read_lo.copy() if read_hi is None else np.asarray(read_hi, dtype=np.int64)
+    block = _whole_numbers("block", block)
+    read_lo = _whole_numbers("read_lo", read_lo)
+    read_hi = read_lo.copy() if read_hi is None else _whole_numbers("read_hi", read_hi)
     t_read = read_lo.astype(float) if t_read is None else np.asarray(t_read, dtype=float)
     t_write = np.arange(1, K + 1, dtype=float) if t_write is None else np.asarray(t_write, dtype=float)
     if n_workers is None:
@@ -394,11 +451,34 @@ def schedule_from_trace(
             )
         cut = np.empty(0, dtype=np.int32)
     else:
-        cut_ptr, cut = _cuts_from_versions(np.asarray(block_versions, dtype=np.int64), read_lo, read_hi)
+        cut_ptr, cut = _cuts_from_versions(_whole_numbers("block_versions", block_versions), read_lo, read_hi)
     return Schedule(
         writer, block, read_lo, read_hi, t_read, t_write, cut_ptr, cut,
         owners, concurrency, None, None, "trace",
     ).validate()  # fmt: skip
+
+
+_MAX_WHOLE = 2**53  # floats hold every integer up to here exactly
+
+
+def _whole_numbers(name: str, values: Any) -> np.ndarray:
+    """``values`` as int64, refusing NaN, infinities, fractions and ids too large (no warnings)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64)
+    try:
+        f = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ScheduleError(name, f"must hold whole numbers (got {arr.dtype} values)") from None
+    whole = np.isfinite(f) & (f == np.round(f))
+    ok = whole & (np.abs(np.where(whole, f, 0.0)) <= _MAX_WHOLE)
+    if not ok.all():
+        flat = int(np.argmin(ok.ravel()))
+        row = np.unravel_index(flat, f.shape)[0] + 1 if f.ndim else 1
+        v = float(f.ravel()[flat])
+        what = "must be a whole number" if not whole.ravel()[flat] else "must be at most 2**53 in magnitude"
+        raise ScheduleError(name, f"row {row} is {v!r}; {what}")
+    return f.astype(np.int64)
 
 
 def _cuts_from_versions(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -496,9 +576,30 @@ _CSV_REQUIRED = ("writer", "block", "read_lo", "read_hi", "t_read", "t_write")
 def load_trace_csv(path: str | Path) -> Schedule:
     """Import a CSV trace with header ``writer,block,read_lo,read_hi,t_read,t_write[,v0,...]``.
 
-    Optional columns ``v0 .. v{B-1}`` give per-block versions of torn reads.
+    Optional columns ``v0 .. v{B-1}`` give per-block versions of torn reads. Id and version
+    columns must hold finite whole numbers; a bad value raises :class:`ScheduleError` naming the
+    column and its first bad data row (1-based).
     """
     path = Path(path)
+    need = ",".join(_CSV_REQUIRED)
+    if path.is_dir():
+        raise ScheduleError("trace", f"{path} is a directory; give a CSV trace file (header {need})")
+    if path.is_file():
+        if path.stat().st_size == 0:
+            raise ScheduleError(
+                "trace", f"{path} is empty (0 bytes); a CSV trace starts with the header {need}"
+            )
+        if path.suffix.lower() == ".npz" or _is_zip(path):
+            if _is_schedule_file(path):
+                raise ScheduleError(
+                    "trace",
+                    f"{path} is already an asyncconv schedule; 'schedule import' reads CSV traces: "
+                    "use the .npz directly (schedule stats/plot, a trace source)",
+                )
+            raise ScheduleError(
+                "trace",
+                f"{path} is a .npz archive, not a CSV trace; 'schedule import' reads CSV (header {need})",
+            )
     with open(path) as fh:
         header = [h.strip() for h in fh.readline().split(",")]
     missing = [c for c in _CSV_REQUIRED if c not in header]
@@ -514,11 +615,15 @@ def load_trace_csv(path: str | Path) -> Schedule:
             raise ValueError("the trace has no rows")
     except ValueError as e:
         raise ScheduleError("trace", f"{path}: {e}") from None
+    if data.shape[1] != len(header):
+        raise ScheduleError(
+            "trace", f"{path}: the header names {len(header)} columns but the rows have {data.shape[1]}"
+        )
     col = {h: data[:, i] for i, h in enumerate(header)}
     vcols = sorted((h for h in header if h.startswith("v") and h[1:].isdigit()), key=lambda h: int(h[1:]))
-    versions = np.stack([col[h] for h in vcols], axis=1).astype(np.int64) if vcols else None
+    ints = {h: _whole_numbers(h, col[h]) for h in ("writer", "block", "read_lo", "read_hi", *vcols)}
+    versions = np.stack([ints[h] for h in vcols], axis=1) if vcols else None
     return schedule_from_trace(
-        col["writer"].astype(np.int64), col["block"].astype(np.int64),
-        col["read_lo"].astype(np.int64), col["read_hi"].astype(np.int64),
+        ints["writer"], ints["block"], ints["read_lo"], ints["read_hi"],
         col["t_read"], col["t_write"], block_versions=versions,
     )  # fmt: skip

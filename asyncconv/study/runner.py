@@ -62,7 +62,8 @@ def study_status(root: str | Path) -> dict[str, Any]:
     """Done / remaining / failed tasks and replicas of the study in ``root``."""
     store = Store(root)
     spec = store.spec()
-    done, failed = store.done(), store.failed()
+    chk = store.verify()
+    done, failed = store.done() - chk.tasks, store.failed()
     tasks = spec.tasks()
     rep = {"done": 0, "remaining": 0, "failed": 0}
     n_done = n_failed = 0
@@ -81,8 +82,9 @@ def study_status(root: str | Path) -> dict[str, Any]:
         "dir": str(Path(root)),
         "tasks": {"total": len(tasks), "done": n_done, "remaining": len(tasks) - n_done, "failed": n_failed},
         "replicas": {"total": len(spec.configs) * spec.replicas, **rep},
-        "complete": n_done == len(tasks),
+        "complete": n_done == len(tasks) and chk.ok,
         "failures": {k: v.strip().splitlines()[-1] if v.strip() else "" for k, v in sorted(failed.items())},
+        "damaged": None if chk.ok else chk.line(Path(root)),
     }
 
 
@@ -114,6 +116,28 @@ def estimate(spec: StudySpec, workers: int | None = None, calibrate: bool = True
     return out
 
 
+#: schemes of a Dask scheduler address
+SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def check_scheduler(address: str | None) -> None:
+    """Refuse a malformed scheduler address before anything is created (``--scheduler``)."""
+    if address is None:
+        return
+    import re
+
+    scheme, sep, rest = address.partition("://")
+    host_port = rest if sep else address
+    ok = (not sep or scheme in SCHEMES) and (
+        scheme == "inproc" or re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):\d{1,5}", host_port)
+    )
+    if not ok:
+        raise ConfigError(
+            "--scheduler",
+            f"must be a Dask scheduler address such as tcp://127.0.0.1:8786 or host:8786 (got {address!r})",
+        )
+
+
 def run_study(
     spec: StudySpec,
     out: str | Path,
@@ -123,40 +147,57 @@ def run_study(
     retries: int = 2,
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Run (or continue) ``spec`` into the store ``out``; returns the session record.
 
     ``scheduler``: a Dask scheduler address (``tcp://host:8786``); None starts a LocalCluster with
-    ``workers`` single-threaded worker processes (default: the usable cores).
+    ``workers`` single-threaded worker processes (default: the usable cores). An existing store is
+    verified first and what is damaged is recomputed (``repaired`` in the record). ``quiet``
+    silences the workers' logs (a failed task is still recorded in ``DIR/failed/``).
     """
     say = log or (lambda msg: None)
     store = Store(out)
+    check_scheduler(scheduler)
     if workers is not None:
         workers = check_int(workers, "--workers", ge=1, le=1024)
     retries = check_int(retries, "--retries", ge=0, le=100)
     with store.lock():
-        store.create(spec)
+        repaired = store.create(spec)
         done = store.done()
         todo = [t for t in spec.tasks() if task_name(t[0], t[1]) not in done]
         replicas_total = len(spec.configs) * spec.replicas
         replicas_done = replicas_total - sum(r1 - r0 for _, r0, r1 in todo)
         if not todo:
-            if not (store.root / "summary.parquet").is_file():
+            if not (store.root / "complete.json").is_file():
                 store.consolidate(spec)
             say(f"the study in {store.root} is complete ({replicas_total} replicas): nothing to do")
-            return {"nothing_to_do": True, "tasks_run": 0, "complete": True}
+            return {"nothing_to_do": True, "tasks_run": 0, "complete": True, "repaired": "; ".join(repaired)}
         if done:
             say(f"resuming: {len(spec.tasks()) - len(todo)} of {spec.n_tasks} tasks already done")
+        if repaired:
+            say(f"repairing: {'; '.join(repaired[:3])}{' ...' if len(repaired) > 3 else ''}")
         session = _execute(
-            store, spec, todo, replicas_done, replicas_total, scheduler, workers, retries, progress, say
+            store,
+            spec,
+            todo,
+            replicas_done,
+            replicas_total,
+            scheduler,
+            workers,
+            retries,
+            progress,
+            say,
+            quiet,
         )
+        session["repaired"] = "; ".join(repaired)
         store.add_session(session)
         if session["complete"]:
             store.consolidate(spec)
         return session
 
 
-def _client(scheduler: str | None, workers: int | None):
+def _client(scheduler: str | None, workers: int | None, quiet: bool = False):
     import logging
 
     from distributed import Client, LocalCluster
@@ -180,18 +221,19 @@ def _client(scheduler: str | None, workers: int | None):
     with dask.config.set({"distributed.scheduler.worker-saturation": "inf"}):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-            silence_logs=logging.ERROR, memory_limit="auto",
+            silence_logs=logging.CRITICAL if quiet else logging.ERROR, memory_limit="auto",
         )  # fmt: skip
     return Client(cluster), cluster
 
 
-def _execute(store, spec, todo, replicas_done, replicas_total, scheduler, workers, retries, progress, say):
+def _execute(store, spec, todo, replicas_done, replicas_total, scheduler, workers, retries, progress, say,
+             quiet=False):  # fmt: skip
     from distributed import as_completed
 
     kw = _task_kwargs(spec)
     configs = {c.id: c.to_dict() for c in spec.configs}
     t_start = time.perf_counter()
-    client, cluster = _client(scheduler, workers)
+    client, cluster = _client(scheduler, workers, quiet)
     n_tasks_ok = n_failed = 0
     busy = {"draw_s": 0.0, "kernel_s": 0.0, "eval_s": 0.0, "stats_s": 0.0, "wall_s": 0.0}
     try:

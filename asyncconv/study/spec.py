@@ -46,6 +46,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -262,9 +263,13 @@ def parse_spec(
         if "batch" not in scales[scale] and "batch" in st:
             st["batch"] = min(st["batch"], st["replicas"])
     check_keys(st, STUDY_KEYS, "study", ("replicas", "events"))
-    name = st.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        raise ConfigError("study.name", "must be a non-empty string")
+    name = st.get("name", re.sub(r"[^A-Za-z0-9._-]", "_", default_name).lstrip("._-") or "study")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ConfigError(
+            "study.name",
+            f"must be a plain name of letters, digits, '.', '_' and '-' starting with a letter or digit "
+            f"(it names the results directory results/NAME; got {name!r})",
+        )
     seed = check_int(st.get("seed", 0), "study.seed", ge=0)
     replicas = check_int(st["replicas"], "study.replicas", ge=1, le=MAX_REPLICAS)
     events = check_int(st["events"], "study.events", ge=1, le=MAX_EVENTS)
@@ -429,13 +434,17 @@ def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]
         if x0 is not None and (
             not isinstance(x0, list)
             or len(x0) != problem.n
-            or not all(isinstance(v, int | float) for v in x0)
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in x0)
+            or not all(math.isfinite(v) for v in x0)
         ):
-            raise ConfigError("problem.x0", f"must be a list of {problem.n} numbers")
+            raise ConfigError("problem.x0", f"must be a list of {problem.n} finite numbers")
+        schedule = _trace_resolved(cfg["schedule"], base)
         try:
-            model = ScheduleModel.from_dict(cfg["schedule"])
+            model = ScheduleModel.from_dict(schedule)
         except ConfigError as e:
             raise ConfigError(f"schedule.{e.field}", e.message) from None
+        if model.kind == "trace":
+            schedule = _trace_recorded(model, schedule, events)
         if model.blocks.n_blocks > problem.n:
             raise ConfigError(
                 "schedule.blocks.n_blocks",
@@ -448,7 +457,37 @@ def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]
     recorded.pop("digest", None)
     if problem.spec.digest:
         recorded["digest"] = problem.spec.digest
+    model = ScheduleModel.from_dict(schedule)
     return Config(cid, label, labels, recorded, model.to_dict(), it.to_dict(), events)
+
+
+def _trace_resolved(schedule: dict[str, Any], base: str) -> dict[str, Any]:
+    """The schedule table with a relative trace path made absolute against the spec's folder
+    (where the spec was written, as for problem files: not the current directory)."""
+    tr = schedule.get("trace")
+    if not isinstance(tr, dict) or not isinstance(tr.get("path"), str) or not tr["path"]:
+        return schedule
+    path = Path(tr["path"]).expanduser()
+    if not path.is_absolute():
+        path = Path(base) / path
+    return {**schedule, "trace": {**tr, "path": str(path.resolve())}}
+
+
+def _trace_recorded(model, schedule: dict[str, Any], events: int) -> dict[str, Any]:
+    """Load and check the trace now (exists, parses, long enough, matches the model), before
+    anything is created, and record its sha256: a store refuses to go on with a changed file."""
+    from asyncconv.schedule.draw import load_trace
+    from asyncconv.schedule.model import TraceModel
+
+    src = model.source
+    try:
+        load_trace(model, TraceModel(src.path), events)
+    except ConfigError as e:  # every trace problem names the file's field
+        raise ConfigError("schedule.trace.path", e.message) from None
+    digest = hashlib.sha256(Path(src.path).read_bytes()).hexdigest()
+    if src.digest is not None and src.digest != digest:
+        load_trace(model, src, events)  # raises, naming the changed file
+    return {**schedule, "trace": {"path": src.path, "digest": digest}}
 
 
 def _problem_params(prob: dict[str, Any]) -> tuple[str, ...]:

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import platform
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ import numpy as np
 
 from asyncconv.config import ConfigError, json_default
 from asyncconv.study.spec import StudySpec, parse_spec
+from asyncconv.study.verify import LAYOUT, array_digest, verify
 
 __all__ = ["Results", "Store", "open_results", "task_name"]
 
@@ -62,6 +65,18 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _json(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=False, default=json_default, allow_nan=True).encode()
 
@@ -75,29 +90,86 @@ class Store:
     # --- creation and identity -----------------------------------------------------------------
     @property
     def exists(self) -> bool:
-        return (self.root / "study.json").is_file()
+        return (self.root / "study.json").is_file() or (
+            (self.root / "parts").is_dir() and any((self.root / "parts").glob("*.json"))
+        )
 
-    def spec(self) -> StudySpec:
-        """The spec the directory was created with (from ``spec.toml``)."""
-        path = self.root / "spec.toml"
-        if not path.is_file():
+    def spec(self, *, repair: bool = False) -> StudySpec:
+        """The spec the directory was created with (from ``spec.toml``), after checking ``spec.toml``,
+        ``study.json`` and ``manifest.json`` against each other's checksums. A damaged one is
+        rebuilt from the other two when ``repair`` (``study resume``); otherwise the damage is
+        refused with one line naming it (``status``, ``report``)."""
+        if not self.root.is_dir():
+            raise ConfigError("DIR", f"{self.root} does not exist")
+        if not (self.root / "spec.toml").is_file() and not self.exists:
+            if any(p.name in LAYOUT for p in self.root.iterdir()):
+                raise ConfigError(
+                    "DIR",
+                    f"{self.root}: the study's creation was interrupted before anything ran; start it "
+                    "again with 'asyncconv study run SPEC -o DIR'",
+                )
             raise ConfigError(
                 "DIR", f"{self.root} is not a study directory (no spec.toml); run 'asyncconv study run'"
             )
-        meta = self.root / "study.json"
-        info = json.loads(meta.read_text()) if meta.is_file() else {}
+        self.check_format(strict=False)
+        chk = verify(self.root, trajectories=False)
+        meta_damage = chk.rebuild & {"spec.toml", "study.json", "manifest.json"}
+        if chk.fatal:
+            raise ConfigError("DIR", chk.line(self.root))
+        if meta_damage and not repair:
+            raise ConfigError("DIR", chk.line(self.root))
+        if meta_damage:
+            self._rebuild_metadata(meta_damage)
+        info = json.loads((self.root / "study.json").read_text())
         spec = parse_spec(
-            path.read_text(encoding="utf-8"), default_name=self.root.name, scale=info.get("scale", "full"),
-            base_dir=info.get("base_dir") or None,
+            (self.root / "spec.toml").read_text(encoding="utf-8"), default_name=self.root.name,
+            scale=info.get("scale", "full"), base_dir=info.get("base_dir") or None,
         )  # fmt: skip
         self.check_sources(spec, info)
         return spec
 
-    def check_format(self) -> None:
-        """Refuse to add to a store written in an earlier format (it stays readable: report, plot)."""
-        path = self.root / "manifest.json"
-        have = json.loads(path.read_text()).get("format", 1) if path.is_file() else FORMAT
-        if have < FORMAT:
+    def _rebuild_metadata(self, which: set[str]) -> None:
+        """Rebuild spec.toml, study.json or manifest.json from the other two (verified)."""
+        man = _read_json_or_none(self.root / "manifest.json")
+        info = _read_json_or_none(self.root / "study.json")
+        if "spec.toml" in which:
+            _atomic_write(self.root / "spec.toml", str(man["spec_text"]).encode())
+        if "study.json" in which:
+            scale = (man or {}).get("scale", "full")
+            base = (man or {}).get("base_dir") or None
+            spec = parse_spec((self.root / "spec.toml").read_text(encoding="utf-8"),
+                              default_name=self.root.name, scale=scale, base_dir=base)  # fmt: skip
+            if man is not None and spec.fingerprint() != man.get("fingerprint"):
+                raise ConfigError("DIR", f"{self.root}: study.json is damaged and spec.toml no longer expands "
+                                  "to the recorded study (a problem file or trace changed?)")  # fmt: skip
+            info = self._study_info(spec)
+            _atomic_write(self.root / "study.json", _json(info))
+        if "manifest.json" in which:
+            spec_text = (self.root / "spec.toml").read_text(encoding="utf-8")
+            man = self._manifest(info, spec_text)
+            man["repaired"] = "manifest.json was rebuilt: the sessions recorded before are lost"
+            _atomic_write(self.root / "manifest.json", _json(man))
+
+    def _study_info(self, spec: StudySpec) -> dict[str, Any]:
+        return {**spec.to_dict(), "spec_sha256": _sha256(spec.text.encode())}
+
+    def _manifest(self, info: dict[str, Any], spec_text: str) -> dict[str, Any]:
+        seeding = (
+            "replica r of every configuration: SeedSequence(seed, spawn_key=(r,)).spawn(2) gives the "
+            "schedule's seed and the key of its noise, minibatches and step factors"
+        )
+        return {
+            "format": FORMAT, "seed": info["seed"], "seeding": seeding, "fingerprint": info["fingerprint"],
+            "spec_sha256": _sha256(spec_text.encode()), "spec_text": spec_text, "scale": info.get("scale", "full"),
+            "base_dir": info.get("base_dir", ""), **environment(), "sessions": [],
+        }  # fmt: skip
+
+    def check_format(self, strict: bool = True) -> None:
+        """Refuse to add to a store written in an earlier format (it stays readable: report, plot);
+        ``strict=False`` only reads the format (a damaged manifest is :func:`verify`'s to report)."""
+        man = _read_json_or_none(self.root / "manifest.json")
+        have = man.get("format", 1) if man is not None else FORMAT
+        if have < FORMAT and strict:
             raise ConfigError(
                 "DIR",
                 f"{self.root} was written by an earlier asyncconv (store format {have}, verdict rules 1, "
@@ -122,12 +194,27 @@ class Store:
                     f"{path} changed since the study in {self.root} was created (sha256 {have[:12]} -> "
                     f"{(now or 'none')[:12]}); restore it, or run the changed problem as a new study",
                 )
+            tr_old = old.get("schedule", {}).get("trace") or {}
+            tr_new = new.schedule.get("trace") or {}
+            if tr_old.get("digest") and tr_old.get("digest") != tr_new.get("digest"):
+                raise ConfigError(
+                    "schedule.trace.path",
+                    f"{tr_old.get('path')} changed since the study in {self.root} was created (sha256 "
+                    f"{tr_old['digest'][:12]} -> {str(tr_new.get('digest') or 'none')[:12]}); restore it, or "
+                    "run the changed trace as a new study",
+                )
 
-    def create(self, spec: StudySpec) -> None:
-        """Lay out a new store for ``spec``, or check that an existing one holds the same study."""
+    def create(self, spec: StudySpec) -> list[str]:
+        """Lay out a new store for ``spec``, or check that an existing one holds the same study and
+        repair what is damaged (:func:`~asyncconv.study.verify.verify`): damaged tasks are removed,
+        to be recomputed, and the consolidated files are rebuilt when the study completes."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError("--output", f"{self.root} exists and is a file, not a study directory")
         if self.exists:
-            info = json.loads((self.root / "study.json").read_text())
             self.check_format()
+            before = self.verify(trajectories=False).problems
+            self.spec(repair=True)  # spec.toml, study.json, manifest.json: verified or rebuilt
+            info = json.loads((self.root / "study.json").read_text())
             self.check_sources(spec, info)
             have = info["fingerprint"]
             if have != spec.fingerprint():
@@ -135,21 +222,60 @@ class Store:
                     "--output",
                     f"{self.root} holds a different study (another spec or seed); choose another directory",
                 )
-            return
-        if self.root.exists() and any(p.name != ".lock" for p in self.root.iterdir()):
-            raise ConfigError("--output", f"{self.root} exists and is not a study directory; choose another")
+            return self.repair(spec) or before
+        if self.root.exists():
+            entries = [p for p in self.root.iterdir() if p.name != ".lock"]
+            if any(p.name not in LAYOUT and not p.name.endswith(".tmp") for p in entries):
+                raise ConfigError(
+                    "--output", f"{self.root} exists and is not a study directory; choose another"
+                )
+            for p in entries:  # an interrupted creation (nothing ran yet): start afresh
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
         (self.root / "parts").mkdir(parents=True, exist_ok=True)
         (self.root / "failed").mkdir(exist_ok=True)
         self._create_arrays(spec)
         _atomic_write(self.root / "spec.toml", spec.text.encode())
-        seeding = (
-            "replica r of every configuration: SeedSequence(seed, spawn_key=(r,)).spawn(2) gives the "
-            "schedule's seed and the key of its noise, minibatches and step factors"
-        )
-        manifest = {"format": FORMAT, "seed": spec.seed, "seeding": seeding, **environment(), "sessions": []}
-        _atomic_write(self.root / "manifest.json", _json(manifest))
+        info = self._study_info(spec)
+        _atomic_write(self.root / "manifest.json", _json(self._manifest(info, spec.text)))
         # study.json last: its presence marks a complete layout
-        _atomic_write(self.root / "study.json", _json(spec.to_dict()))
+        _atomic_write(self.root / "study.json", _json(info))
+        return []
+
+    def verify(self, trajectories: bool = True):
+        """:func:`~asyncconv.study.verify.verify` of this store."""
+        return verify(self.root, trajectories=trajectories)
+
+    def repair(self, spec: StudySpec) -> list[str]:
+        """Remove what :meth:`verify` finds damaged so that the runner recomputes it (the results
+        are a pure function of the spec and the seeds, so the repaired store has the same bits as
+        an undamaged one). Returns the problems found."""
+        chk = self.verify()
+        if chk.ok:
+            return []
+        if chk.fatal:
+            raise ConfigError("DIR", chk.line(self.root))
+        (self.root / "parts").mkdir(exist_ok=True)
+        (self.root / "failed").mkdir(exist_ok=True)
+        if "trajectories" in chk.rebuild:
+            shutil.rmtree(self.root / "trajectories.zarr", ignore_errors=True)
+            self._create_arrays(spec)
+            chk.tasks.update(self.done())
+        for name in sorted(chk.tasks):
+            for suffix in (".json", ".parquet"):
+                (self.root / "parts" / f"{name}{suffix}").unlink(missing_ok=True)
+            self._drop_chunks(spec, name)
+        if "consolidated" in chk.rebuild or chk.tasks:
+            for f in ("complete.json", "summary.parquet", "schedules.json"):
+                (self.root / f).unlink(missing_ok=True)
+        return chk.problems
+
+    def _drop_chunks(self, spec: StudySpec, name: str) -> None:
+        """Delete the zarr chunks of one task (a damaged chunk must not be read back when the task
+        is rewritten into a chunk it shares only partly)."""
+        c, r0 = int(name[1:5]), int(name[7:])
+        for arr in ("metrics", "probes", "probe_x"):
+            chunk = self.root / "trajectories.zarr" / arr / "c" / str(c) / str(r0 // spec.batch)
+            shutil.rmtree(chunk, ignore_errors=True)
 
     def _create_arrays(self, spec: StudySpec) -> None:
         import zarr
@@ -219,7 +345,14 @@ class Store:
         table = pa.Table.from_pandas(pd.DataFrame(result.rows), preserve_index=False)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
-        _atomic_write(self.root / "parts" / f"{name}.parquet", sink.getvalue().to_pybytes())
+        data = sink.getvalue().to_pybytes()
+        _atomic_write(self.root / "parts" / f"{name}.parquet", data)
+        sums = {"parquet": _sha256(data), "metrics": array_digest(result.metrics)}
+        if spec.probes:
+            sums["probes"] = array_digest(result.probes)
+        if result.probe_x is not None and spec.probes:
+            sums["probe_x"] = array_digest(result.probe_x)
+            sums["probe_x_n"] = int(result.probe_x.shape[-1])
         extra = {
             "config": result.config,
             "r0": result.r0,
@@ -227,6 +360,7 @@ class Store:
             "delay_hist": result.delay_hist,
             "schedule_stats": result.schedule_stats,
             "timings": result.timings,
+            "sha256": sums,
         }
         (self.root / "failed" / f"{name}.txt").unlink(missing_ok=True)
         _atomic_write(self.root / "parts" / f"{name}.json", _json(extra))
@@ -255,8 +389,17 @@ class Store:
         )
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
-        _atomic_write(self.root / "summary.parquet", sink.getvalue().to_pybytes())
-        _atomic_write(self.root / "schedules.json", _json(pooled_schedules(self.root, spec.to_dict())))
+        summary = sink.getvalue().to_pybytes()
+        schedules = _json(pooled_schedules(self.root, spec.to_dict()))
+        _atomic_write(self.root / "summary.parquet", summary)
+        _atomic_write(self.root / "schedules.json", schedules)
+        # last: its presence (and checksums) mark the consolidated files complete and intact
+        done = {
+            "summary.parquet": _sha256(summary),
+            "schedules.json": _sha256(schedules),
+            "tasks": len(names),
+        }
+        _atomic_write(self.root / "complete.json", _json(done))
 
 
 def pooled_schedules(root: Path, spec: dict[str, Any]) -> dict[str, Any]:
@@ -334,23 +477,34 @@ class Results:
 
     @property
     def complete(self) -> bool:
+        if self.manifest.get("format", 1) >= 2:
+            return (self.root / "complete.json").is_file()
         return (self.root / "summary.parquet").is_file()
 
 
-def open_results(root: str | Path) -> Results:
-    """Open a study directory (complete or not) as pandas and xarray objects."""
+def open_results(root: str | Path, *, check: bool = True) -> Results:
+    """Open a study directory (complete or not) as pandas and xarray objects, after verifying it
+    against its checksums (``check``; :func:`~asyncconv.study.verify.verify`): a damaged store is
+    refused with one line saying what is damaged (``study resume`` repairs it)."""
     import pandas as pd
     import xarray as xr
 
     root = Path(root)
-    if not (root / "study.json").is_file():
+    if not root.is_dir():
+        raise ConfigError("DIR", f"{root} does not exist or is not a directory")
+    if not (root / "study.json").is_file() and not Store(root).exists:
         raise ConfigError("DIR", f"{root} is not a study directory (no study.json)")
+    if check:
+        chk = verify(root)
+        if not chk.ok:
+            raise ConfigError("DIR", chk.line(root))
     spec = json.loads((root / "study.json").read_text())
     manifest = json.loads((root / "manifest.json").read_text())
     configs = pd.DataFrame(
         [{"id": c["id"], "label": c["label"], "events": c["events"], **c["labels"]} for c in spec["configs"]]
     )
-    if (root / "summary.parquet").is_file():
+    consolidated = (root / "complete.json").is_file() or manifest.get("format", 1) < 2
+    if consolidated and (root / "summary.parquet").is_file():
         summary = pd.read_parquet(root / "summary.parquet")
     else:
         parts = sorted((root / "parts").glob("*.json"))

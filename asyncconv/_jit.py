@@ -71,7 +71,7 @@ __all__ = [
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
 #: package folders (and files) that never hold jitted code: left out of the cache key
-NO_KERNELS = ("cli.py", "plot", "study", "torch", "__main__.py")
+NO_KERNELS = ("cli.py", "limits.py", "plot", "study", "torch", "__main__.py")
 PRUNE_DAYS = 14
 
 

@@ -370,6 +370,10 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Root seed.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    max_memory: Annotated[
+        float | None,
+        typer.Option("--max-memory", help="GiB the run may use (default: what the machine has available)."),
+    ] = None,
 ) -> None:
     """A quick look: a few replicas of the asynchronous iteration, with final metrics per replica."""
     from asyncconv._jit import Background
@@ -377,6 +381,7 @@ def simulate(
     # on a cold cache, the kernels of the structured measure (the costliest to compile) compile in
     # a second process while this one compiles the schedule, replay and hull kernels
     warm_sq = Background("asyncconv.theory.structured:warm")
+    from asyncconv.limits import check_bounds, check_fits, estimate_for_model
     from asyncconv.schedule import ScheduleModel
     from asyncconv.sim import Iteration
     from asyncconv.sim import simulate as run_sim
@@ -397,6 +402,10 @@ def simulate(
         prob_seed = check_int(prob_d.pop("seed", 0), "problem.seed", ge=0)
         name = absolute_ref(name, spec.resolve().parent)  # a problem file relative to the spec
         prob = _make_problem(name, prob_d.pop("n", None), prob_seed, "problem.", **prob_d)
+        sch = data["schedule"] if isinstance(data["schedule"], dict) else {}
+        blk = sch.get("blocks") if isinstance(sch.get("blocks"), dict) else {}
+        check_bounds(n_workers=sch.get("n_workers"), n_blocks=blk.get("n_blocks"), n=prob.n,
+                     fields={"n_workers": "schedule.n_workers", "n_blocks": "schedule.blocks.n_blocks"})  # fmt: skip
         model = ScheduleModel.from_dict(data["schedule"])
         it = Iteration.from_dict(data.get("iteration", {}))
         run = data.get("run", {})
@@ -412,6 +421,12 @@ def simulate(
     else:
         thresholds = Thresholds()
         prob = _make_problem(problem, n, seed, "--")
+        check_bounds(
+            n_workers=workers,
+            n_blocks=blocks,
+            n=prob.n,
+            fields={"n_workers": "--workers", "n_blocks": "--blocks"},
+        )
         model = ScheduleModel.timing_preset(
             n_workers=workers, compute=compute.value, shape=shape,
             n_blocks=blocks if blocks is not None else min(workers, prob.n) if ownership is Ownership.shared else workers,
@@ -423,6 +438,14 @@ def simulate(
         )  # fmt: skip
     if not 1 <= events <= MAX_EVENTS:
         raise ConfigError("--events", f"must be an integer in 1..{MAX_EVENTS} (got {events})")
+    sizes = {"events": "--events", "replicas": "--replicas", "n_workers": "--workers", "n": "--n"}
+    check_bounds(events=events, replicas=replicas, n=prob.n, fields=sizes)
+    if max_memory is not None and not max_memory > 0:
+        raise ConfigError("--max-memory", f"must be a positive number of GiB (got {max_memory})")
+    check_fits(
+        estimate_for_model(prob.n, model, it, events, replicas, n_tail=default_tail(prob.n)),
+        max_bytes=None if max_memory is None else int(max_memory * 2**30), fields=sizes,
+    )  # fmt: skip
     if warm_sq.proc is not None and not (quiet or json_out):
         # a new user's first run (or the first after an upgrade): say why nothing moves yet
         typer.echo(

@@ -219,7 +219,7 @@ def test_simulate_flags_and_spec(tmp_path, capsys):
         (["simulate", "--momentum", "adam"], "--momentum"),
         (["simulate", "--momentum", "nesterov:x"], "--momentum"),
         (["simulate", "--momentum", "1.5"], "iteration.m"),
-        (["simulate", "--problem", "trap", "--blocks", "3", "--ownership", "shared"], "n_blocks"),
+        (["simulate", "--problem", "trap", "--blocks", "3", "--ownership", "shared"], "--blocks"),
         (["simulate", "missing_spec.toml"], "not found"),
     ],
 )

@@ -321,3 +321,40 @@ def test_format_of_a_fresh_store_records_its_checksums(base):
         "tasks",
     }
     assert run_study is not None  # the runner writes the same layout (tests/test_study.py)
+
+
+# --- limits --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, field",
+    [
+        (["simulate", "--problem", "trap", "--replicas", "1000000000"], "--replicas"),
+        (["simulate", "--problem", "trap", "--workers", "100000000"], "--workers"),
+        (["simulate", "--problem", "trap", "--events", "1500000000", "--max-memory", "1"], "--events"),
+    ],
+)
+def test_oversize_simulate_is_refused_at_once(argv, field, capsys):
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and time.perf_counter() - t0 < 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {field}:"), err
+
+
+def test_oversize_study_is_refused_before_the_store(tmp_path, capsys):
+    workers = SPEC.format(second=PERIODIC).replace("n_workers = 2\nblocks = { n_blocks = 2, ownership = \"partitioned\" }\ntiming",
+                                                   "n_workers = 100000000\nblocks = { n_blocks = 2, ownership = \"shared\" }\ntiming")  # fmt: skip
+    events = SPEC.format(second=PERIODIC).replace("events = 4000", "events = 2000000000")
+    for text, field in ((workers, "schedule.n_workers"), (events, "study.events")):
+        (tmp_path / "s.toml").write_text(text)
+        for extra in (["--dry-run"], []):
+            with pytest.raises(SystemExit) as e:
+                main(["study", "run", str(tmp_path / "s.toml"), "-o", str(tmp_path / "store"), *extra])
+            assert e.value.code == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and err[0].startswith(f"error: {field}:"), err
+            assert not (tmp_path / "store").exists()

@@ -443,6 +443,11 @@ def simulate(
     n_ckpt = check_int(n_ckpt, "n_ckpt", ge=2)
     seed = check_int(seed, "seed", ge=0)
     first_replica = check_int(first_replica, "first_replica", ge=0)
+    from asyncconv.limits import check_bounds
+
+    # sizes the code cannot hold are refused before the seeds, schedules and buffers exist
+    check_bounds(n_workers=model.n_workers, n_blocks=model.blocks.n_blocks, events=n_events, replicas=n_replicas,
+                 n=problem.n, fields={"n_events": "n_events", "n_replicas": "n_replicas"})  # fmt: skip
     streams = [replica_streams(seed, first_replica + r) for r in range(n_replicas)]
     per_batch = max(1, min(n_replicas, max_batch_events // n_events))
     parts = []

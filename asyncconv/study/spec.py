@@ -318,10 +318,12 @@ def parse_spec(
     compare = tuple(
         _compare(c, i, axes, grid) for i, c in enumerate(_tables(data.get("compare", []), "compare"))
     )
-    return StudySpec(
+    spec = StudySpec(
         name, description.strip(), seed, replicas, batch, checkpoints, probes, tail, probe_x, tuple(configs),
         thresholds, compare, text, scale, base,
     )  # fmt: skip
+    task_memory(spec)
+    return spec
 
 
 def _default_batch(events: int, replicas: int) -> int:
@@ -439,6 +441,7 @@ def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]
         ):
             raise ConfigError("problem.x0", f"must be a list of {problem.n} finite numbers")
         schedule = _trace_resolved(cfg["schedule"], base)
+        _check_sizes(schedule, problem.n, events)
         try:
             model = ScheduleModel.from_dict(schedule)
         except ConfigError as e:
@@ -459,6 +462,42 @@ def _validated(cid: int, label: str, labels: dict[str, str], cfg: dict[str, Any]
         recorded["digest"] = problem.spec.digest
     model = ScheduleModel.from_dict(schedule)
     return Config(cid, label, labels, recorded, model.to_dict(), it.to_dict(), events)
+
+
+def _check_sizes(schedule: dict[str, Any], n: int, events: int) -> None:
+    """Sizes beyond what the code can hold, refused before the model is built (building a model of
+    10^8 workers is itself the slow, large step): :func:`asyncconv.limits.check_bounds`."""
+    from asyncconv.limits import check_bounds
+
+    blk = schedule.get("blocks") if isinstance(schedule.get("blocks"), dict) else {}
+    check_bounds(
+        n_workers=schedule.get("n_workers"), n_blocks=blk.get("n_blocks"), events=events, n=n,
+        fields={"n_workers": "schedule.n_workers", "n_blocks": "schedule.blocks.n_blocks", "events": "study.events"},
+    )  # fmt: skip
+
+
+def task_memory(spec: StudySpec) -> None:
+    """Refuse a study whose single task (``batch`` replicas of one configuration on one worker)
+    needs more memory than the machine has available: :mod:`asyncconv.limits`."""
+    from asyncconv.limits import check_fits, estimate_for_model
+    from asyncconv.schedule import ScheduleModel
+    from asyncconv.sim import Iteration
+    from asyncconv.theory import default_tail
+
+    for c in spec.configs:
+        n = int(c.problem["n"])
+        est = estimate_for_model(
+            n, ScheduleModel.from_dict(c.schedule), Iteration.from_dict(c.iteration), c.events, spec.batch,
+            n_ckpt=spec.checkpoints, probes=spec.probes, probe_x=spec.probe_x,
+            n_tail=default_tail(n) if spec.tail is None else spec.tail, threads=1,
+        )  # fmt: skip
+        where = f" (configuration {c.label})" if c.labels else ""
+        try:
+            check_fits(
+                est, what="task", fields={"replicas": "study.batch", "events": "study.events"}, override=None
+            )
+        except ConfigError as e:
+            raise ConfigError(e.field, e.message + where) from None
 
 
 def _trace_resolved(schedule: dict[str, Any], base: str) -> dict[str, Any]:

@@ -19,6 +19,13 @@ Layout::
     DIR/summary.parquet          all summary rows sorted by (config, replica), when complete
     DIR/schedules.json           per configuration: pooled delay histogram and replica 0's
                                  schedule statistics, when complete
+    DIR/complete.json            written last by consolidation: the sha256 of summary.parquet and
+                                 schedules.json (the marker of a complete study)
+
+Every file is covered by a sha256 recorded when it was written (task markers: their parquet and
+trajectory slices; complete.json: the consolidated files; study.json and manifest.json: spec.toml,
+whose text the manifest also keeps), checked by :mod:`asyncconv.study.verify` on every read and
+repaired by ``study resume`` (see :meth:`Store.create`).
 
 A task's files are written before its marker, each by write-then-rename, so a killed study
 (``kill -9`` included) loses at most the tasks in flight, which ``resume`` recomputes to the same

@@ -105,8 +105,9 @@ def verify(root: str | Path, *, trajectories: bool = True) -> Check:
     if e_man:
         chk.problems.append(e_man)
         chk.rebuild.add("manifest.json")
+    recorded = "spec_sha256" in (study or {}) or "spec_sha256" in (manifest or {})
     legacy = (manifest is not None and manifest.get("format", 1) < 2) or (
-        manifest is None and study is not None and "spec_sha256" not in study
+        not recorded and (study is not None or manifest is not None) and not (e_study and e_man)
     )
     if legacy:
         return Check()  # format 1 recorded no checksums: nothing to verify

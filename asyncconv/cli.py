@@ -710,8 +710,10 @@ def study_run(
 ) -> None:
     """Run a study (or continue an interrupted one) and write its results directory."""
     from asyncconv.study import estimate, load_spec
+    from asyncconv.study.spec import task_memory
 
     st = load_spec(spec, scale=scale)
+    task_memory(st)  # before the dry run's calibration, which runs a replica of every configuration
     out = (
         output
         if output is not None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncconv.config import ConfigError, check_int
-from asyncconv.study.spec import StudySpec
+from asyncconv.study.spec import StudySpec, task_memory
 from asyncconv.study.store import Store, environment, task_name
 from asyncconv.study.tasks import run_task
 
@@ -159,6 +159,7 @@ def run_study(
     say = log or (lambda msg: None)
     store = Store(out)
     check_scheduler(scheduler)
+    task_memory(spec)  # here, not in parse_spec: a store stays readable on a smaller machine
     if workers is not None:
         workers = check_int(workers, "--workers", ge=1, le=1024)
     retries = check_int(retries, "--retries", ge=0, le=100)

@@ -322,7 +322,6 @@ def parse_spec(
         name, description.strip(), seed, replicas, batch, checkpoints, probes, tail, probe_x, tuple(configs),
         thresholds, compare, text, scale, base,
     )  # fmt: skip
-    task_memory(spec)
     return spec
 
 

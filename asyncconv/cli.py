@@ -713,13 +713,13 @@ def study_run(
     from asyncconv.study.spec import task_memory
 
     st = load_spec(spec, scale=scale)
-    task_memory(st)  # before the dry run's calibration, which runs a replica of every configuration
     out = (
         output
         if output is not None
         else Path("results") / (st.name if scale == "full" else f"{st.name}-{scale}")
     )
     if dry_run:
+        task_memory(st)  # before the calibration, which runs a replica of every configuration
         est = estimate(st, workers=workers, calibrate=True)
         if json_out:
             _echo_json({"study": st.name, "output": str(out), "estimate": est,
@@ -748,9 +748,7 @@ def study_resume(
 
 def _run_study_cli(st, out: Path, scheduler, workers, retries, quiet: bool, json_out: bool) -> None:
     from asyncconv.study import run_study
-    from asyncconv.study.runner import check_scheduler
 
-    check_scheduler(scheduler)
     con = _console()
     say = (lambda msg: None) if quiet else (lambda msg: con.print(msg))
     say(

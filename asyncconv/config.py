@@ -40,6 +40,15 @@ class ConfigError(ValueError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+def file_sha256(path) -> str:
+    """sha256 (hex) of a file's bytes: the one digest that ties input files (problem files, traces)
+    to the studies that used them."""
+    import hashlib
+    from pathlib import Path
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def json_default(x: Any) -> Any:
     """``json.dumps(default=...)`` for NumPy scalars and arrays (everything else is an error)."""
     import numpy as np

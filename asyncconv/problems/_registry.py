@@ -15,7 +15,6 @@ it is instantiated.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import importlib.util
 import pkgutil
@@ -23,7 +22,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from asyncconv.config import ConfigError
+from asyncconv.config import ConfigError, file_sha256
 from asyncconv.problems._base import ProblemSpec
 
 __all__ = ["absolute_ref", "builtin_specs", "file_digest", "get_spec", "is_user_ref"]
@@ -79,7 +78,7 @@ def _is_file(where: str) -> bool:
 
 def file_digest(path: str | Path) -> str:
     """sha256 of a file's bytes (hex)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def _split(ref: str, field: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from asyncconv.config import ConfigError, check_int
+from asyncconv.config import ConfigError, check_int, file_sha256
 from asyncconv.rng import key_from_seed
 from asyncconv.schedule import _kernels
 from asyncconv.schedule.laws import pack_delay_laws, pack_time_laws
@@ -148,14 +148,13 @@ def load_trace(model: ScheduleModel, src: TraceModel, n: int) -> Schedule:
     """The recorded schedule of a trace model, checked against the model and the horizon ``n``
     (and against the recorded sha256 ``src.digest``, when a study recorded one). Errors name
     ``trace.path``."""
-    import hashlib
     from pathlib import Path
 
     path = Path(src.path)
     if not path.is_file():
         raise ConfigError("trace.path", f"file not found: {path}")
     if src.digest is not None:
-        now = hashlib.sha256(path.read_bytes()).hexdigest()
+        now = file_sha256(path)
         if now != src.digest:
             raise ConfigError(
                 "trace.path",

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asyncconv.config import ConfigError, check_choice, check_int, check_keys
+from asyncconv.config import ConfigError, check_choice, check_int, check_keys, file_sha256
 
 __all__ = ["AXES", "Config", "StudySpec", "load_spec", "parse_spec"]
 
@@ -515,16 +515,13 @@ def _trace_recorded(model, schedule: dict[str, Any], events: int) -> dict[str, A
     """Load and check the trace now (exists, parses, long enough, matches the model), before
     anything is created, and record its sha256: a store refuses to go on with a changed file."""
     from asyncconv.schedule.draw import load_trace
-    from asyncconv.schedule.model import TraceModel
 
     src = model.source
     try:
-        load_trace(model, TraceModel(src.path), events)
+        load_trace(model, src, events)
     except ConfigError as e:  # every trace problem names the file's field
         raise ConfigError("schedule.trace.path", e.message) from None
-    digest = hashlib.sha256(Path(src.path).read_bytes()).hexdigest()
-    if src.digest is not None and src.digest != digest:
-        load_trace(model, src, events)  # raises, naming the changed file
+    digest = file_sha256(src.path)
     return {**schedule, "trace": {"path": src.path, "digest": digest}}
 
 

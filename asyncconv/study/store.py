@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import platform
@@ -50,17 +49,14 @@ import numpy as np
 
 from asyncconv.config import ConfigError, json_default
 from asyncconv.study.spec import StudySpec, parse_spec
-from asyncconv.study.verify import LAYOUT, array_digest, verify
+from asyncconv.study.verify import LAYOUT, array_digest, task_name, verify
+from asyncconv.study.verify import sha256 as _sha256
 
 __all__ = ["Results", "Store", "open_results", "task_name"]
 
 #: 2: probes record the distance to the critical set (``dist``), summaries the verdict rules 2
 #: (``outcome``, ``rules``, ``evidence``, ``dist_rel_final``, ``dist_scale``)
 FORMAT = 2
-
-
-def task_name(config: int, r0: int) -> str:
-    return f"c{config:04d}-r{r0:06d}"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -70,10 +66,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _read_json_or_none(path: Path) -> dict[str, Any] | None:

@@ -27,13 +27,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Check", "array_digest", "sha256", "verify"]
+__all__ = ["Check", "array_digest", "sha256", "task_name", "verify"]
 
 #: the files of a store's layout (anything else in a directory means it is not ours)
 LAYOUT = (
     "spec.toml", "study.json", "manifest.json", "parts", "failed", "trajectories.zarr",
     "summary.parquet", "schedules.json", "complete.json", ".lock", "figures", "report.txt", "report.json",
 )  # fmt: skip
+
+
+def task_name(config: int, r0: int) -> str:
+    """The name of the task holding replicas r0.. of configuration ``config``: c0003-r000016."""
+    return f"c{config:04d}-r{r0:06d}"
 
 
 def sha256(data: bytes) -> str:
@@ -145,7 +150,7 @@ def verify(root: str | Path, *, trajectories: bool = True) -> Check:
         for r0 in range(0, replicas, batch):
             names.append((c["id"], r0, min(r0 + batch, replicas)))
     for cid, r0, r1 in names:
-        name = f"c{cid:04d}-r{r0:06d}"
+        name = task_name(cid, r0)
         marker = parts / f"{name}.json"
         if not marker.is_file():
             continue  # not done (resume runs it)
@@ -171,7 +176,7 @@ def verify(root: str | Path, *, trajectories: bool = True) -> Check:
                     chk.problems.append(f"trajectories.zarr/{arr} of task {name} is damaged or missing")
                     chk.tasks.add(name)
         chk.verified_tasks += 1
-    done = {f"c{c:04d}-r{r0:06d}" for c, r0, _ in names if (parts / f"c{c:04d}-r{r0:06d}.json").is_file()}
+    done = {task_name(c, r0) for c, r0, _ in names if (parts / f"{task_name(c, r0)}.json").is_file()}
     complete, err = _read_json(root / "complete.json")
     consolidated = [p for p in ("summary.parquet", "schedules.json") if (root / p).is_file()]
     if complete is not None:
@@ -183,7 +188,7 @@ def verify(root: str | Path, *, trajectories: bool = True) -> Check:
             chk.problems.append(
                 f"complete.json records a complete study but {len(names) - len(done)} tasks are missing"
             )
-            chk.tasks.update({f"c{c:04d}-r{r0:06d}" for c, r0, _ in names} - done)
+            chk.tasks.update({task_name(c, r0) for c, r0, _ in names} - done)
             chk.rebuild.add("consolidated")
     elif consolidated and err != "complete.json is missing":
         chk.problems.append(err or "complete.json is unreadable")

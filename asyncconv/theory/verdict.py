@@ -204,6 +204,7 @@ def late_distance(metrics: np.ndarray, probes: np.ndarray, scale: float) -> dict
     if not t.size:
         return None
     d = d / scale
+    tk = _records(metrics, probes, "k")
     T = float(t[-1])
     q2 = (t >= 0.25 * T) & (t < 0.5 * T)
     q3 = (t >= 0.5 * T) & (t < 0.75 * T)
@@ -211,8 +212,8 @@ def late_distance(metrics: np.ndarray, probes: np.ndarray, scale: float) -> dict
     late = t >= 0.5 * T
     return {
         "T": T,
-        "step_ratio": _step_ratio(metrics, probes, (0.5, 0.75), (0.75, 1.0 + 1e-12)),
-        "step_ratio_23": _step_ratio(metrics, probes, (0.25, 0.5), (0.5, 0.75)),
+        "step_ratio": _step_ratio(tk, (0.5, 0.75), (0.75, 1.0 + 1e-12)),
+        "step_ratio_23": _step_ratio(tk, (0.25, 0.5), (0.5, 0.75)),
         "max_q2": float(d[q2].max()) if q2.any() else None,
         "n_q3": int(q3.sum()),
         "n_q4": int(q4.sum()),
@@ -224,13 +225,13 @@ def late_distance(metrics: np.ndarray, probes: np.ndarray, scale: float) -> dict
     }
 
 
-def _step_ratio(metrics: np.ndarray, probes: np.ndarray, first: tuple, second: tuple) -> float | None:
+def _step_ratio(tk: tuple[np.ndarray, np.ndarray], first: tuple, second: tuple) -> float | None:
     """γ̄(second) / γ̄(first): how much the mean step (ODE time per write, Δt/Δk between the first
     and the last record of a window, given as fractions of T) shrank from one quarter of [0, T] to
     the next; None without two records in each. Chatter around a critical point has a size
     proportional to the step, so its D shrinks by about this ratio; a run resting or drifting on a
-    non-critical set does not."""
-    t, k = _records(metrics, probes, "k")
+    non-critical set does not. ``tk`` = (t, k) of the run's records (:func:`_records`)."""
+    t, k = tk
     if not t.size:
         return None
     T = float(t[-1])
